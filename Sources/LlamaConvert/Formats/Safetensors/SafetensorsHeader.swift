@@ -163,13 +163,16 @@ public struct SafetensorsHeader {
         }
         func integers(_ key: String, _ node: JSONNode) throws -> [Int] {
             guard case let .array(elements) = node.value else { throw invalid(key, "is \(node.kindName), expected an array") }
-            return try elements.map { element in
+            var values: [Int] = []
+            values.reserveCapacity(elements.count)
+            for element in elements {
                 switch element.nonNegativeInteger {
-                case let .value(n): return n
+                case let .value(n): values.append(n)
                 case .tooLarge: throw invalid(key, "holds an integer too large for this machine")
                 case .notAnInteger: throw invalid(key, "holds \(element.kindName) that is not a non-negative integer")
                 }
             }
+            return values
         }
 
         let dtypeNode = try field("dtype")
