@@ -205,8 +205,12 @@ struct ZipBytes {
 /// Temporary files for tests; each test gets its own folder, removed on deinit.
 final class TempFolder {
     let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("llama-convert-torch-\(UUID().uuidString)")
+    /// `inMemory` puts the folder on /dev/shm when there is one (many rewrites of one file).
+    init(inMemory: Bool = false) {
+        var isFolder: ObjCBool = false
+        let shm = inMemory && FileManager.default.fileExists(atPath: "/dev/shm", isDirectory: &isFolder) && isFolder.boolValue
+        let base = shm ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        url = base.appendingPathComponent("llama-convert-torch-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(at: url) }
