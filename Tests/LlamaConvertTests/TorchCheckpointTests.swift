@@ -89,6 +89,21 @@ struct TorchCheckpointTests {
         expectError(path, contains: ["tensor w", "element 10", "8 elements"]) { _ = try TorchCheckpoint(path: path) }
     }
 
+    @Test("broadcast (stride-0) views larger than their storage, and empty views past it, are refused")
+    func overlappingViews() throws {
+        let storage = [Float](repeating: 1, count: 4).littleEndianBytes
+        let broadcast = PickleBytes.stateDict([.init(name: "b", key: "0", numel: 4, size: [1 << 20, 1 << 20], stride: [0, 0])])
+        let path = try write(torchArchive(pickle: broadcast, storages: [("0", storage)]), "broadcast.pth")
+        expectError(path, contains: ["tensor b", "overlapping"]) { _ = try TorchCheckpoint(path: path) }
+        let empty = PickleBytes.stateDict([.init(name: "e", key: "0", numel: 4, offset: 1 << 40, size: [0, 3], stride: [3, 1])])
+        let emptyPath = try write(torchArchive(pickle: empty, storages: [("0", storage)]), "empty.pth")
+        expectError(emptyPath, contains: ["tensor e", "offset 1099511627776"]) { _ = try TorchCheckpoint(path: emptyPath) }
+        // An empty view inside the storage is fine.
+        let fine = PickleBytes.stateDict([.init(name: "z", key: "0", numel: 4, offset: 4, size: [0], stride: [1])])
+        let finePath = try write(torchArchive(pickle: fine, storages: [("0", storage)]), "fine.pth")
+        #expect(try TorchCheckpoint(path: finePath).tensors[0].source.storedBytes().isEmpty)
+    }
+
     @Test("other storage dtypes give 'unsupported dtype X for tensor T' naming the file")
     func unsupportedDType() throws {
         let pickle = PickleBytes.stateDict([.init(name: "steps", storageClass: "LongStorage", key: "0", numel: 1, size: [1], stride: [1])])

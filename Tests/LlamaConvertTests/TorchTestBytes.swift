@@ -109,6 +109,8 @@ struct ZipBytes {
         var method: UInt16 = 0
         var flags: UInt16 = 0x0808
         var crcOverride: UInt32?
+        /// Bytes written as the entry's data instead of compressing `data` (method stays as set).
+        var payloadOverride: [UInt8]?
     }
 
     var entries: [Entry] = []
@@ -145,6 +147,16 @@ struct ZipBytes {
         return Array(out[0 ..< n])
     }
 
+    /// A zstd frame whose header omits the content size (as streaming writers produce).
+    static func zstdWithoutContentSize(_ data: [UInt8]) -> [UInt8] {
+        let context = ZSTD_createCCtx()
+        defer { ZSTD_freeCCtx(context) }
+        _ = ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 0)
+        var out = [UInt8](repeating: 0, count: ZSTD_compressBound(data.count))
+        let n = out.withUnsafeMutableBytes { o in data.withUnsafeBytes { i in ZSTD_compress2(context, o.baseAddress, o.count, i.baseAddress, i.count) } }
+        return Array(out[0 ..< n])
+    }
+
     func build() -> [UInt8] {
         var out: [UInt8] = []
         func u16(_ v: UInt16) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
@@ -153,7 +165,7 @@ struct ZipBytes {
         var offsets: [Int] = []
         var payloads: [[UInt8]] = []
         for e in entries {
-            let payload = e.method == 8 ? Self.deflate(e.data) : e.method == 93 ? Self.zstd(e.data) : e.data
+            let payload = e.payloadOverride ?? (e.method == 8 ? Self.deflate(e.data) : e.method == 93 ? Self.zstd(e.data) : e.data)
             payloads.append(payload)
             offsets.append(out.count)
             let name = Array(e.name.utf8)

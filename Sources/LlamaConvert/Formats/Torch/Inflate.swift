@@ -1,20 +1,33 @@
 import CZlib
 import CZstd
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Heap bytes that free themselves: the output of inflating a compressed zip entry.
 public final class OwnedBytes: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
-    private let storage: UnsafeMutableRawBufferPointer
+    private let base: UnsafeMutableRawPointer
 
-    /// Allocates `count` bytes (64-aligned, so tensor elements are naturally aligned).
-    init(count: Int) {
-        storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        bytes = UnsafeRawBufferPointer(rebasing: storage[0 ..< count])
+    /// Allocates `count` bytes, 64-aligned so tensor elements are naturally aligned; nil when the
+    /// system refuses (a failed allocation is reported, never a crash). Pages are only touched
+    /// as the decompressor writes them.
+    static func allocate(count: Int) -> OwnedBytes? {
+        var pointer: UnsafeMutableRawPointer?
+        guard count >= 0, posix_memalign(&pointer, 64, max(count, 1)) == 0, let pointer else { return nil }
+        return OwnedBytes(base: pointer, count: count)
     }
 
-    var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(rebasing: storage[0 ..< bytes.count]) }
+    private init(base: UnsafeMutableRawPointer, count: Int) {
+        self.base = base
+        bytes = UnsafeRawBufferPointer(start: base, count: count)
+    }
 
-    deinit { storage.deallocate() }
+    var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: bytes.count) }
+
+    deinit { free(base) }
 }
 
 /// Decompression of zip entries: method 8 (raw deflate, zlib) and method 93 (zstd, libzstd).
@@ -33,7 +46,7 @@ enum Inflate {
         guard uncompressedSize <= ceiling else {
             throw ZipError.inflatedSizeTooLarge(path: path, entry: entry, declared: uncompressedSize, limit: ceiling)
         }
-        let output = OwnedBytes(count: uncompressedSize)
+        let output = try allocate(uncompressedSize, path: path, entry: entry)
         var stream = z_stream()
         // windowBits -15: a raw deflate stream, no zlib header or trailer (zip stores it that way).
         guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -87,6 +100,13 @@ enum Inflate {
         return output
     }
 
+    static func allocate(_ count: Int, path: String, entry: String) throws -> OwnedBytes {
+        guard let output = OwnedBytes.allocate(count: count) else {
+            throw ZipError.decompressionFailed(path: path, entry: entry, problem: "cannot allocate \(count) bytes for the output")
+        }
+        return output
+    }
+
     static func zstd(_ compressed: UnsafeRawBufferPointer, uncompressedSize: Int, limit: Int,
                      path: String, entry: String) throws -> OwnedBytes {
         guard uncompressedSize <= limit else {
@@ -119,7 +139,7 @@ enum Inflate {
             throw ZipError.decompressionFailed(path: path, entry: entry,
                                                problem: "zstd frames declare \(declared) bytes, central directory says \(uncompressedSize)")
         }
-        let output = OwnedBytes(count: uncompressedSize)
+        let output = try allocate(uncompressedSize, path: path, entry: entry)
         guard uncompressedSize > 0 || compressed.count > 0 else { return output }
         let produced = ZSTD_decompress(output.mutableBytes.baseAddress, uncompressedSize, compressed.baseAddress, compressed.count)
         if ZSTD_isError(produced) != 0 {

@@ -38,14 +38,14 @@ public final class TorchCheckpoint {
         }
         if archive.entry(named: folder + "/constants.pkl") != nil { throw TorchError.torchScript(path: path) }
         if let order = archive.entry(named: folder + "/byteorder") {
-            let data = try archive.verifiedData(of: order)
-            let text = String(decoding: data.bytes.prefix(16), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = try archive.verifiedData(of: order).withBytes { String(decoding: $0.prefix(16), as: UTF8.self) }
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             guard text == "little" else { throw TorchError.unsupportedByteOrder(path: path, byteOrder: text) }
         }
         let pickleName = folder + "/data.pkl"
         guard let pickleEntry = archive.entry(named: pickleName) else { throw TorchError.missingRecord(path: path, record: pickleName) }
-        let pickle = try archive.verifiedData(of: pickleEntry)
-        let top = try PickleMachine(path: path, entry: pickleName, limits: limits).run(pickle.bytes)
+        let machine = PickleMachine(path: path, entry: pickleName, limits: limits)
+        let top = try archive.verifiedData(of: pickleEntry).withBytes { try machine.run($0) }
 
         var builder = Builder(path: path, folder: folder, archive: archive)
         var tensors: [(name: String, source: any TensorSource)] = []
@@ -122,6 +122,13 @@ public final class TorchCheckpoint {
                 let (product, overflow) = count.multipliedReportingOverflow(by: extent)
                 guard !overflow else { throw TorchError.badTensorGeometry(path: path, tensor: name, problem: "size \(size) overflows") }
                 count = product
+            }
+            // A view never has more elements than its storage: that only happens with overlapping
+            // (stride-0, broadcast) views, which no weight uses and which would let a tiny record
+            // claim an enormous tensor.
+            guard count <= available, tensor.storageOffset <= available else {
+                throw TorchError.badTensorGeometry(path: path, tensor: name,
+                                                   problem: "view of \(count) elements at offset \(tensor.storageOffset) on a storage of \(available) elements (overlapping or out-of-range view)")
             }
             if count > 0 {
                 // The last element reached is offset + Σ (size_i − 1)·stride_i; it must be inside the storage.

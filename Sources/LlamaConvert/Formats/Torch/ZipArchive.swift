@@ -16,12 +16,19 @@ public struct ZipEntry: Sendable, Equatable {
 }
 
 /// The bytes of one entry: in place in the mapping for a stored entry, or an inflated copy.
+/// `bytes` is valid only while `owner` is alive: keep this value (a stored property) or use
+/// `withBytes`, because Swift may release a local right after its last use.
 public struct ZipEntryData: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     /// Keeps `bytes` alive: the `MappedFile`, or the `OwnedBytes` holding the inflated data.
     public let owner: AnyObject
     /// True when the CRC-32 has already been checked (inflated entries are checked as they are produced).
     public let crcVerified: Bool
+
+    /// Runs `body` on the bytes with their owner kept alive for the whole call.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(owner) { try body(bytes) }
+    }
 }
 
 /// A read-only zip archive over a mapped file: the end records (classic and zip64), the central
@@ -106,6 +113,11 @@ public final class ZipArchive: @unchecked Sendable {
         guard found == entry.crc32 else {
             throw ZipError.crcMismatch(path: path, entry: entry.name, expected: entry.crc32, found: found)
         }
+    }
+
+    /// A copy of the entry's uncompressed bytes, CRC-checked (tests and small records).
+    public func copyData(of entry: ZipEntry) throws -> [UInt8] {
+        try verifiedData(of: entry).withBytes { Array($0) }
     }
 
     /// The entry's data as stored in the file (compressed bytes for a compressed entry), in place.
