@@ -39,6 +39,9 @@ public enum GGUFImporter {
             guard let x = value.doubleValue, x.isFinite else {
                 throw GGUFError.badKey(path: path, key: key, problem: "expected FLOAT32, found \(value.type.name) \(value)")
             }
+            // A FLOAT32 1e-5 widens to 9.99999974e-06; take the shortest decimal that rounds to the
+            // same float32, which is what the config file said.
+            if case let .float32(f) = value, let shortest = Double("\(f)") { return shortest }
             return x
         }
 
