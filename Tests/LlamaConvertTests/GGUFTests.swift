@@ -5,8 +5,11 @@ import Testing
 /// A fresh folder under /tmp for one test's files.
 struct TempDir {
     let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("llama-convert-tests-" + UUID().uuidString).path
+    /// `inMemory` puts it on /dev/shm when there is one (the mutation tests write thousands of files).
+    init(inMemory: Bool = false) throws {
+        let base = inMemory && FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm")
+            : FileManager.default.temporaryDirectory
+        path = base.appendingPathComponent("llama-convert-tests-" + UUID().uuidString).path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
     func file(_ name: String) -> String { path + "/" + name }
