@@ -223,10 +223,50 @@ def check_expectation(c: Checker, reader: gguf.GGUFReader, expect: dict, base: P
                 c.check(same, f"{name}: F32 data differs from the source")
 
 
+def check_rewrite(c: Checker, reader: gguf.GGUFReader, path: Path) -> None:
+    """Re-emits the file with gguf-py's GGUFWriter (same KVs in order, same tensor bytes): the two
+    files must be byte-identical, i.e. our header, tensor infos, offsets and padding are gguf-py's."""
+    import tempfile
+    alignment = 32
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rewrite.gguf"
+        import logging
+        logging.getLogger("gguf.gguf_writer").setLevel(logging.ERROR)  # it pre-adds general.architecture
+        w = gguf.GGUFWriter(out, arch="llama")
+        for f in reader.fields.values():
+            if f.name.startswith("GGUF."):
+                continue
+            t = field_type(f)
+            if t == VT.ARRAY:
+                sub = VT(int(np.frombuffer(field_body(f)[:4], dtype="<u4")[0]))
+                if sub == VT.ARRAY:
+                    print(f"{path}: --compare-writer skipped: {f.name} is a nested array")
+                    return
+                values = [bytes(f.parts[i]) for i in f.data] if sub == VT.STRING else [f.parts[i].tolist()[0] for i in f.data]
+                w.add_key_value(f.name, values, VT.ARRAY, sub_type=sub)
+            else:
+                value = bytes(f.parts[-1]) if t == VT.STRING else f.parts[-1].tolist()[0]
+                w.add_key_value(f.name, value, t)
+                if f.name == "general.alignment":
+                    alignment = int(value)
+        w.data_alignment = alignment
+        for t in reader.tensors:
+            w.add_tensor(t.name, t.data, raw_dtype=t.tensor_type)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        a, b = path.read_bytes(), out.read_bytes()
+        first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)) if len(a) != len(b) else None)
+        c.check(first is None, f"differs from gguf-py's GGUFWriter output at byte {first} (sizes {len(a)} and {len(b)})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("gguf", type=Path)
     ap.add_argument("--expect", type=Path)
+    ap.add_argument("--compare-writer", action="store_true",
+                    help="also rewrite the file with gguf.GGUFWriter and require identical bytes")
     args = ap.parse_args()
     c = Checker()
     try:
@@ -235,6 +275,8 @@ def main() -> int:
         print(f"{args.gguf}: gguf-py cannot read it: {exc}")
         return 1
     check_structure(c, reader, args.gguf)
+    if args.compare_writer:
+        check_rewrite(c, reader, args.gguf)
     if args.expect is not None:
         check_expectation(c, reader, json.loads(args.expect.read_text()), args.expect.parent)
     for f in c.failures:
