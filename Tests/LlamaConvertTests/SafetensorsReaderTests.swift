@@ -28,25 +28,6 @@ enum SafetensorsBytes {
     static func floatBytes(_ values: [Float]) -> [UInt8] { values.withUnsafeBytes(Array.init) }
 }
 
-/// A fresh temporary folder, removed by `remove()`.
-struct TempFolder {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("st-tests-" + UUID().uuidString).path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    @discardableResult
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let file = path + "/" + name
-        try Data(bytes).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
 @Suite("safetensors header validation, one rule each")
 struct SafetensorsHeaderRuleTests {
     typealias B = SafetensorsBytes
@@ -268,7 +249,7 @@ struct SafetensorsValidFileTests {
         "g":{"dtype":"F16","shape":[2,1],"data_offsets":[76,80]},\
         "z":{"dtype":"BF16","shape":[0,4096],"data_offsets":[80,80]}}
         """
-        let folder = try TempFolder()
+        let folder = TempFolder()
         defer { folder.remove() }
         // One odd padding byte so the data section is not aligned even to 2.
         let padded = (8 + header.utf8.count) % 2 == 0 ? header + " " : header
@@ -301,7 +282,7 @@ struct SafetensorsValidFileTests {
 
     @Test("opening maps the file and reads only the header: data pages stay out of memory")
     func lazyOpen() throws {
-        let folder = try TempFolder()
+        let folder = TempFolder()
         defer { folder.remove() }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let dataBytes = 64 << 20
