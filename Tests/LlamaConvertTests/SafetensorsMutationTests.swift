@@ -49,7 +49,7 @@ struct SafetensorsMutationTests {
         // variant would dominate the run). Accepted same-length variants are checked through a
         // temporary copy of the file whose changed bytes are rewritten in place and then restored.
         var work = original
-        let folder = try TempFolder()
+        let folder = TempFolder(inMemory: true)
         defer { folder.remove() }
         let path = try folder.write("variant.safetensors", original)
         let fd = open(path, O_WRONLY)

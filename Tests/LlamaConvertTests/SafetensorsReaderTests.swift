@@ -448,7 +448,7 @@ struct SafetensorsCheckpointTests {
 
     /// A temporary folder with `shards` symlinked (link name → fixture shard) and an index of `map`.
     private func folder(shards: [String: String], map: [String: String]?) throws -> TempFolder {
-        let folder = try TempFolder()
+        let folder = TempFolder()
         for (link, target) in shards {
             try FileManager.default.createSymbolicLink(atPath: folder.path + "/" + link, withDestinationPath: Self.shardedFolder + "/" + target)
         }
@@ -566,7 +566,7 @@ struct SafetensorsCheckpointTests {
         try FileManager.default.createSymbolicLink(atPath: temp.path + "/" + Self.shard2, withDestinationPath: Self.shardedFolder + "/" + Self.shard2)
         #expect(try refusal(temp) as? SafetensorsError == .ambiguousFolder(path: temp.path, files: [Self.shard1, Self.shard2]))
 
-        let empty = try TempFolder()
+        let empty = TempFolder()
         defer { empty.remove() }
         #expect(try refusal(empty) as? FileError == .missing(path: empty.path, what: "a .safetensors file or \(ShardIndex.fileName)"))
     }
