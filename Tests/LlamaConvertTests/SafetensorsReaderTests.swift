@@ -214,6 +214,7 @@ struct SafetensorsValidFileTests {
         let onlyMetadata = try B.parse(B.file(#"{"__metadata__":{"format":"pt"}}"#))
         #expect(onlyMetadata.entries.isEmpty)
         #expect(onlyMetadata.metadata == ["format": "pt"])
+        #expect(try B.parse(B.file(#"{"__metadata__":null}"#)).metadata.isEmpty)  // upstream: Option, null = absent
     }
 
     @Test("whitespace padding before and after the object is accepted")

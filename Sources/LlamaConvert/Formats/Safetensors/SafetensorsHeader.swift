@@ -128,8 +128,10 @@ public struct SafetensorsHeader {
         return SafetensorsHeader(headerLength: headerLength, metadata: metadata, entries: entries)
     }
 
-    /// `__metadata__`: an object whose values are all strings (upstream `HashMap<String, String>`).
+    /// `__metadata__`: an object whose values are all strings (upstream `Option<HashMap<String, String>>`,
+    /// so `null` means absent there and here).
     private static func parseMetadata(_ node: JSONNode, path: String) throws -> [String: String] {
+        if case .null = node.value { return [:] }
         guard case let .object(members) = node.value else {
             throw SafetensorsError.invalidMetadata(path: path, offset: node.offset, problem: "is \(node.kindName), expected an object of strings")
         }
