@@ -86,6 +86,18 @@ struct SafetensorsHeaderRuleTests {
         expectRefused(B.file("{\"a\":" + deep + "}"), .invalidJSON(path: p, offset: 13 + 127, problem: "nesting deeper than 128 levels"))
     }
 
+    @Test("a document with more values than the cap is refused before its tree grows")
+    func valueCap() throws {
+        let text = Array("{\"a\":[1,2,3,4]}".utf8)
+        try text.withUnsafeBytes { bytes in
+            _ = try StrictJSONParser.parse(path: p, bytes: bytes, baseOffset: 8, maxValues: 6)
+            #expect(throws: SafetensorsError.invalidJSON(path: p, offset: 8 + 12, problem: "more than 5 values")) {
+                _ = try StrictJSONParser.parse(path: p, bytes: bytes, baseOffset: 8, maxValues: 5)
+            }
+        }
+        #expect(StrictJSONParser.maxValues == 10_000_000)
+    }
+
     @Test("every duplicate key is refused, even two identical tensor entries")
     func duplicates() {
         let entry = #"{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#

@@ -74,22 +74,29 @@ extension JSONNode {
 struct StrictJSONParser {
     /// serde_json's default recursion limit; safetensors headers nest three deep.
     static let maxNestingDepth = 128
+    /// Values per document. A header under the 100 MB cap could otherwise hold ~50M values and build a
+    /// tree of gigabytes; real headers hold about 10 values per tensor (a 100,000-tensor model: 1M).
+    static let maxValues = 10_000_000
 
     private let path: String
     private let bytes: UnsafeRawBufferPointer
     private let baseOffset: Int
+    private let valueLimit: Int
     private var position = 0
     private var depth = 0
+    private var values = 0
 
-    init(path: String, bytes: UnsafeRawBufferPointer, baseOffset: Int) {
+    init(path: String, bytes: UnsafeRawBufferPointer, baseOffset: Int, maxValues: Int = Self.maxValues) {
         self.path = path
         self.bytes = bytes
         self.baseOffset = baseOffset
+        valueLimit = maxValues
     }
 
     /// Parses one value, optionally surrounded by JSON whitespace, and nothing else.
-    static func parse(path: String, bytes: UnsafeRawBufferPointer, baseOffset: Int) throws -> JSONNode {
-        var parser = StrictJSONParser(path: path, bytes: bytes, baseOffset: baseOffset)
+    static func parse(path: String, bytes: UnsafeRawBufferPointer, baseOffset: Int,
+                      maxValues: Int = Self.maxValues) throws -> JSONNode {
+        var parser = StrictJSONParser(path: path, bytes: bytes, baseOffset: baseOffset, maxValues: maxValues)
         parser.skipWhitespace()
         let node = try parser.parseValue()
         parser.skipWhitespace()
@@ -149,6 +156,8 @@ struct StrictJSONParser {
     private mutating func parseValue() throws -> JSONNode {
         let offset = fileOffset
         guard let byte = peekByte() else { throw error("unexpected end of JSON, expected a value") }
+        values += 1
+        guard values <= valueLimit else { throw error("more than \(valueLimit) values") }
         switch byte {
         case UInt8(ascii: "{"): return JSONNode(offset: offset, value: try parseObject())
         case UInt8(ascii: "["): return JSONNode(offset: offset, value: try parseArray())
