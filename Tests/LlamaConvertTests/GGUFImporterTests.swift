@@ -27,7 +27,7 @@ struct LlamaSample {
         var sources: [String: OwnedTensor] = [:]
         var tensors: [(plan: GGUFTensorPlan, bytes: [UInt8])] = []
         for (i, (role, layer)) in roles.enumerated() {
-            let shape = GGUFImporter.expectedShape(role, config)
+            let shape = GraphAssembly.expectedShape(role, config)
             let count = shape.reduce(1, *)
             let floats = shape.count == 1 ? (0 ..< count).map { _ in 1 + rng.normal() * 0.1 } : (0 ..< count).map { _ in rng.normal() * 0.02 }
             let type = shape.count == 1 ? GGMLType.f32 : Self.types[i % Self.types.count]

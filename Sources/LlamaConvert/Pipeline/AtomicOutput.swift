@@ -82,6 +82,11 @@ enum InterruptCleanup {
     static func arm(_ path: String) {
         disarm()
         armedPath = strdup(path)
+        // A parent may have started us with these signals blocked (posix_spawn masks); unblock them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig) { sig in
                 if let p = InterruptCleanup.armedPath { unlink(p) }

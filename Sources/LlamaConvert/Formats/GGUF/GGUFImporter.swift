@@ -93,7 +93,6 @@ public enum GGUFImporter {
         let tied = byRole[TensorNames.gguf(.output)] == nil
 
         var ropeScaling: RopeScaling?
-        var ropeFreqs: GGUFTensorInfo?
         if let freqs = byRole[TensorNames.gguf(.ropeFreqs)] {
             guard freqs.type == .f32, freqs.shape == [headDim / 2] else {
                 throw GGUFError.wrongShape(path: path, tensor: freqs.name, expected: [headDim / 2], found: freqs.shape)
@@ -106,43 +105,20 @@ public enum GGUFImporter {
                 notes.append("rope_freqs.weight is not llama3 scaling with factor \(factor), 1, 4, 8192; the config carries that approximation, the tensor the exact divisors")
             }
             ropeScaling = guess
-            ropeFreqs = freqs
         }
 
         let config = ModelConfig(vocabSize: vocab, dim: dim, nLayers: nLayers, nHeads: nHeads, nKVHeads: nKVHeads,
                                  headDim: headDim, ffnDim: ffnDim, normEps: eps, ropeTheta: theta, ropeScaling: ropeScaling,
                                  tiedEmbeddings: tied, contextLength: contextLength)
 
-        var tensors: [CanonicalTensor] = []
-        func add(_ role: TensorRole, layer: Int? = nil, expected: [Int]) throws {
-            let t = try info(role, layer: layer)
-            guard t.shape == expected else { throw GGUFError.wrongShape(path: path, tensor: t.name, expected: expected, found: t.shape) }
-            tensors.append(CanonicalTensor(role: role, layer: layer, source: gguf.source(of: t)))
+        // The shared assembly checks every shape and puts the tensors in canonical order.
+        var found: [TensorKey: any TensorSource] = [:]
+        for (name, info) in byRole {
+            let (role, layer) = TensorNames.parse(name, .gguf)!
+            found[TensorKey(role: role, layer: layer)] = gguf.source(of: info)
         }
-        try add(.tokenEmbedding, expected: [vocab, dim])
-        for layer in 0 ..< nLayers {
-            for role in TensorRole.layerRoles {
-                try add(role, layer: layer, expected: expectedShape(role, config))
-            }
-        }
-        try add(.outputNorm, expected: [dim])
-        if !tied { try add(.output, expected: [vocab, dim]) }
-        if let ropeFreqs { tensors.append(CanonicalTensor(role: .ropeFreqs, layer: nil, source: gguf.source(of: ropeFreqs))) }
+        let tensors = try GraphAssembly.assemble(path: path, config: config, found: found) { TensorNames.gguf($0.role, layer: $0.layer) }
 
         return WeightGraph(format: .gguf, path: path, config: config, tensors: tensors, notes: notes)
-    }
-
-    /// PyTorch-order shape of a per-layer tensor.
-    static func expectedShape(_ role: TensorRole, _ c: ModelConfig) -> [Int] {
-        switch role {
-        case .attnNorm, .ffnNorm, .outputNorm: return [c.dim]
-        case .attnQ: return [c.qDim, c.dim]
-        case .attnK, .attnV: return [c.kvDim, c.dim]
-        case .attnOutput: return [c.dim, c.qDim]
-        case .ffnGate, .ffnUp: return [c.ffnDim, c.dim]
-        case .ffnDown: return [c.dim, c.ffnDim]
-        case .tokenEmbedding, .output: return [c.vocabSize, c.dim]
-        case .ropeFreqs: return [c.headDim / 2]
-        }
     }
 }
