@@ -188,3 +188,15 @@ struct GGUFImporterTests {
         }
     }
 }
+
+extension GGUFImporterTests {
+    @Test("a huge block_count is refused from the tensor count before anything is sized by it")
+    func hugeBlockCount() throws {
+        let sample = try LlamaSample(config: LlamaSample.gqaConfig())
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let path = dir.file("m.gguf")
+        try sample.write(to: path, metadata: sample.metadata.map { $0.0 == GGUFKeys.Llama.blockCount ? ($0.0, .uint32(0xFF00_0002)) : $0 })
+        #expect(throws: GGUFError.self) { try GGUFImporter.load(path: path) }
+    }
+}

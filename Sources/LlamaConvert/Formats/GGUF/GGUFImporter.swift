@@ -48,6 +48,12 @@ public enum GGUFImporter {
 
         let dim = try required(GGUFKeys.Llama.embeddingLength)
         let nLayers = try required(GGUFKeys.Llama.blockCount)
+        // Every block has its nine tensors in this file, so the count bounds block_count before
+        // anything is sized by it (the assembly lists the keys of every layer).
+        guard nLayers <= gguf.tensors.count / TensorRole.layerRoles.count else {
+            throw GGUFError.badKey(path: path, key: GGUFKeys.Llama.blockCount,
+                                   problem: "\(nLayers) blocks need \(TensorRole.layerRoles.count) tensors each, the file has \(gguf.tensors.count) tensors")
+        }
         let nHeads = try required(GGUFKeys.Llama.Attention.headCount)
         let nKVHeads = try integer(GGUFKeys.Llama.Attention.headCountKV) ?? nHeads
         guard nKVHeads > 0, nHeads % nKVHeads == 0 else {
