@@ -20,16 +20,4 @@ enum CCast {
     static func int8(_ value: Float) -> Int8 {
         Int8(bitPattern: truncatedLowByte(value))
     }
-
-    /// The low 8 bits of `(int32_t)roundf(value)`: halves away from zero, as C's `roundf`, without a
-    /// libm call. With t = trunc(v), v − t is exact, so roundf(v) = t + 1 when v − t ≥ 0.5 and
-    /// t − 1 when v − t ≤ −0.5 (for |v| ≥ 2^23 every float is an integer and v − t = 0).
-    @inline(__always)
-    static func roundedLowByte(_ value: Float) -> UInt8 {
-        guard value >= -2_147_483_648, value < 2_147_483_648 else { return 0 }
-        let t = Int32(value)
-        let frac = value - Float(t)
-        let r = frac >= 0.5 ? t &+ 1 : frac <= -0.5 ? t &- 1 : t
-        return UInt8(truncatingIfNeeded: r)
-    }
 }

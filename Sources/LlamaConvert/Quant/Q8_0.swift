@@ -28,7 +28,7 @@ public enum Q8_0 {
             let id: Float = d != 0 ? 1 / d : 0
             yb.storeBytes(of: HalfFloat.fromFloat(d).littleEndian, as: UInt16.self)
             for j in 0 ..< blockSize {
-                yb.storeBytes(of: CCast.roundedLowByte(xb[j] * id), toByteOffset: 2 + j, as: UInt8.self)
+                yb.storeBytes(of: CCast.truncatedLowByte((xb[j] * id).rounded()), toByteOffset: 2 + j, as: UInt8.self)
             }
         }
     }
