@@ -109,7 +109,7 @@ struct GGUFImporterTests {
     func roundTrip(tied: Bool, headDim: Int, scaled: Bool) throws {
         let config = LlamaSample.gqaConfig(tied: tied, headDim: headDim, scaling: scaled ? .metaLlama31 : nil)
         let sample = try LlamaSample(config: config)
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("m.gguf")
         try sample.write(to: path)
@@ -129,7 +129,7 @@ struct GGUFImporterTests {
     @Test("import refuses other architectures, missing tensors and wrong shapes")
     func importErrors() throws {
         let sample = try LlamaSample(config: LlamaSample.gqaConfig())
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let a = dir.file("a.gguf")
         try sample.write(to: a, metadata: sample.metadata.map { $0.0 == GGUFKeys.General.architecture ? ($0.0, .string("gpt2")) : $0 })
@@ -159,7 +159,7 @@ struct GGUFImporterTests {
     @Test("the expectation records our dequantized values and the source floats for check_gguf.py")
     func expectation() throws {
         let sample = try LlamaSample(config: LlamaSample.gqaConfig())
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("m.gguf")
         try sample.write(to: path)
@@ -193,7 +193,7 @@ extension GGUFImporterTests {
     @Test("a huge block_count is refused from the tensor count before anything is sized by it")
     func hugeBlockCount() throws {
         let sample = try LlamaSample(config: LlamaSample.gqaConfig())
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("m.gguf")
         try sample.write(to: path, metadata: sample.metadata.map { $0.0 == GGUFKeys.Llama.blockCount ? ($0.0, .uint32(0xFF00_0002)) : $0 })

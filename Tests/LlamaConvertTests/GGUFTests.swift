@@ -2,18 +2,9 @@ import Foundation
 import Testing
 @testable import LlamaConvert
 
-/// A fresh folder under /tmp for one test's files.
-struct TempDir {
-    let path: String
-    /// `inMemory` puts it on /dev/shm when there is one (the mutation tests write thousands of files).
-    init(inMemory: Bool = false) throws {
-        let base = inMemory && FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm")
-            : FileManager.default.temporaryDirectory
-        path = base.appendingPathComponent("llama-convert-tests-" + UUID().uuidString).path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
+extension TempFolder {
+    /// The path of `name` inside the folder.
     func file(_ name: String) -> String { path + "/" + name }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 enum GGUFSamples {
@@ -41,7 +32,7 @@ enum GGUFSamples {
 struct GGUFTests {
     @Test("every value type and array, nested ones included, reads back bit for bit")
     func valueRoundTrip() throws {
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("values.gguf")
         try writeGGUF(path: path, metadata: GGUFSamples.everyValue, tensors: [])
@@ -88,7 +79,7 @@ struct GGUFTests {
         }
         #expect(layout.fileSize == layout.dataOffset + expectedRelative)
 
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("t.gguf")
         try writeGGUF(path: path, metadata: [(GGUFKeys.General.architecture, .string("test"))], tensors: tensors, alignment: alignment)
