@@ -15,6 +15,9 @@ public enum RowCodec {
             for i in 0 ..< count {
                 destination[i] = HalfFloat.bf16ToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
             }
+        case .q4_K: Q4_K.dequantizeRow(source, count: count, into: destination)
+        case .q5_K: Q5_K.dequantizeRow(source, count: count, into: destination)
+        case .q6_K: Q6_K.dequantizeRow(source, count: count, into: destination)
         default:
             throw QuantError.unsupportedType(type)
         }
@@ -34,6 +37,9 @@ public enum RowCodec {
             for i in 0 ..< count {
                 destination.storeBytes(of: HalfFloat.bf16FromFloat(source[i]), toByteOffset: 2 * i, as: UInt16.self)
             }
+        case .q4_K: Q4_K.quantizeRow(source, count: count, into: destination)
+        case .q5_K: Q5_K.quantizeRow(source, count: count, into: destination)
+        case .q6_K: Q6_K.quantizeRow(source, count: count, into: destination)
         default:
             throw QuantError.unsupportedType(type)
         }
