@@ -24,7 +24,7 @@ public enum Q4_K {
     /// Quantizes `count` weights (a multiple of 256) into `count / 256 * 144` bytes at `y`,
     /// byte-identical to ggml's `quantize_row_q4_K_ref`. Pure and thread-safe.
     public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
-        quantizeRowReference(x, count: count, into: y)
+        KQuantLanes.quantizeRowQ45(x, count: count, into: y, fiveBit: false)
     }
 
     /// The scalar port of `quantize_row_q4_K_ref`, kept as the specification of `quantizeRow`.

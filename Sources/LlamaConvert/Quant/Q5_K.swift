@@ -22,7 +22,7 @@ public enum Q5_K {
     /// Quantizes `count` weights (a multiple of 256) into `count / 256 * 176` bytes at `y`,
     /// byte-identical to ggml's `quantize_row_q5_K_ref`. Pure and thread-safe.
     public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
-        quantizeRowReference(x, count: count, into: y)
+        KQuantLanes.quantizeRowQ45(x, count: count, into: y, fiveBit: true)
     }
 
     /// The scalar port of `quantize_row_q5_K_ref`, kept as the specification of `quantizeRow`.
