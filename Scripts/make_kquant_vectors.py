@@ -112,6 +112,17 @@ class GGML:
         return out
 
 
+def count_fma_instructions(path):
+    """Fused multiply-add instructions in the library's code (None if objdump is missing).
+    Zero means the compiler could not contract the reference quantizers' a*b+c."""
+    import shutil
+    import subprocess
+    if not shutil.which("objdump"):
+        return None
+    text = subprocess.run(["objdump", "-d", path], capture_output=True, text=True).stdout
+    return sum(1 for line in text.splitlines() if "\tvfmadd" in line or "\tvfmsub" in line or "\tvfnm" in line)
+
+
 def find_installed_lib():
     try:
         import llama_cpp
@@ -330,6 +341,7 @@ def main():
             else "quantize_row_*_ref",
             "dequantize": "ggml_get_type_traits(type)->to_float",
             "machine": platform.machine(),
+            "fma_instructions": count_fma_instructions(lib_path),
         },
         "numpy": np.__version__,
         "gguf": getattr(gguf, "__version__", None) or _dist_version("gguf"),

@@ -9,8 +9,9 @@ struct KFormat: CustomStringConvertible, Sendable {
     let quantize: @Sendable (UnsafePointer<Float>, Int, UnsafeMutableRawPointer) -> Void
     let quantizeReference: @Sendable (UnsafePointer<Float>, Int, UnsafeMutableRawPointer) -> Void
     let dequantize: @Sendable (UnsafeRawPointer, Int, UnsafeMutablePointer<Float>) -> Void
-    /// Largest relative RMS error (‖x − deq(q(x))‖ / ‖x‖) accepted on Gaussian rows. Measured on
-    /// 64 rows of 4096 N(0, 1) values: Q4_K ≈ 0.089, Q5_K ≈ 0.044, Q6_K ≈ 0.022; bounds ≈ 1.2×.
+    /// Largest relative RMS error (‖x − deq(q(x))‖ / ‖x‖) accepted on Gaussian rows. Measured with
+    /// ggml on 64 rows of 4096 N(0, 1) values: Q4_K 0.069–0.074, Q5_K 0.035–0.037, Q6_K
+    /// 0.017–0.018; the bounds leave ~15% headroom.
     let relativeRMSBound: Double
 
     var description: String { type.name }
@@ -19,15 +20,15 @@ struct KFormat: CustomStringConvertible, Sendable {
         KFormat(type: .q4_K, typeSize: Q4_K.typeSize,
                 quantize: { Q4_K.quantizeRow($0, count: $1, into: $2) },
                 quantizeReference: { Q4_K.quantizeRowReference($0, count: $1, into: $2) },
-                dequantize: { Q4_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.11),
+                dequantize: { Q4_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.085),
         KFormat(type: .q5_K, typeSize: Q5_K.typeSize,
                 quantize: { Q5_K.quantizeRow($0, count: $1, into: $2) },
                 quantizeReference: { Q5_K.quantizeRowReference($0, count: $1, into: $2) },
-                dequantize: { Q5_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.055),
+                dequantize: { Q5_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.043),
         KFormat(type: .q6_K, typeSize: Q6_K.typeSize,
                 quantize: { Q6_K.quantizeRow($0, count: $1, into: $2) },
                 quantizeReference: { Q6_K.quantizeRowReference($0, count: $1, into: $2) },
-                dequantize: { Q6_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.027),
+                dequantize: { Q6_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.021),
     ]
 
     func quantized(_ x: [Float], reference: Bool = false) -> [UInt8] {
@@ -242,12 +243,15 @@ struct KQuantTests {
         #expect(worst > format.relativeRMSBound / 4, "\(format): implausibly small error \(worst)")
     }
 
+    /// Sensitivity: re-associating one product in the lanes' Q4_K search (`w*(l*x)` for
+    /// `(w*l)*x`) changed 1 of these rows and 2 of the 224 formula-row blocks; the two tests
+    /// together are what catch such slips.
     @Test("the lane-parallel quantizer equals the scalar reference bit for bit on many rows",
           arguments: KFormat.all)
     func fastEqualsReference(format: KFormat) {
         var rows = TestRows(seed: 7)
         var mismatches: [Int] = []
-        for r in 0 ..< 96 {
+        for r in 0 ..< 160 {
             let x = rows.weightRow(count: 512, variant: r)
             if format.quantized(x) != format.quantized(x, reference: true) { mismatches.append(r) }
         }
