@@ -30,7 +30,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LlamaConvertTests",
-            dependencies: ["LlamaConvert"]
+            dependencies: ["LlamaConvert", "CZlib", "CZstd"]
         ),
     ],
     swiftLanguageModes: [.v5]
