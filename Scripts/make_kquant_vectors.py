@@ -199,6 +199,13 @@ def stored_rows():
     add("sparse", x)
     rng = np.random.default_rng(1000)
     add("large", rng.normal(0.0, 100.0, n))
+    # Non-finite and extreme weights: llama-quantize would reject the result
+    # (ggml_validate_row_data), but the quantizers must still agree byte for byte.
+    for k, special in enumerate([np.nan, np.inf, 1e30]):
+        rng = np.random.default_rng(1100 + k)
+        x = rng.normal(0.0, 0.02, 256)
+        x[[3, 100, 200]] = special
+        add(f"special-{special}", x)
     return rows
 
 

@@ -258,6 +258,21 @@ struct KQuantTests {
         #expect(mismatches.isEmpty, "\(format): rows \(mismatches) differ")
     }
 
+    @Test("rows with NaN, infinities, huge and subnormal values quantize without trapping, fast = reference",
+          arguments: KFormat.all)
+    func nonFiniteRows(format: KFormat) {
+        var rows = TestRows(seed: 11)
+        let specials: [Float] = [.nan, .infinity, -.infinity, 1e30, -3e38, .leastNonzeroMagnitude, -1e-40]
+        for (k, special) in specials.enumerated() {
+            var x = rows.weightRow(count: 512, variant: k)
+            x[5] = special            // inside the first sub-block of the first super-block
+            x[256] = special          // first weight of the second super-block
+            let fast = format.quantized(x)
+            #expect(fast == format.quantized(x, reference: true), "\(format) with \(special)")
+            #expect(fast.count == 2 * format.typeSize)
+        }
+    }
+
     @Test("RowCodec dispatches the K-quant types both ways", arguments: KFormat.all)
     func rowCodec(format: KFormat) throws {
         var rows = TestRows(seed: 3)
