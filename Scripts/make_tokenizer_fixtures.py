@@ -117,6 +117,28 @@ SAMPLES = [
     "Привет мир",
     "ünïcödé ☃ ∑ x² ½",
 ]
+
+def random_samples(count: int = 120, seed: int = 7) -> list[str]:
+    """Seeded mixes of corpus fragments, whitespace runs, digits, punctuation, contractions,
+    accents (precomposed and combining), CJK, emoji (with ZWJ and variation selectors)."""
+    import random
+    rng = random.Random(seed)
+    words = " ".join(CORPUS_LINES).split()
+    extras = ["  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "12345", "3.14", "007", "'s", "'RE", "'ll",
+              "é", "e\u0301", "ß", "ſ", "日本語", "🦙", "👍🏽", "👨\u200d👩\u200d👧", "❤\ufe0f", "—", "…", "¿", "½", "x²",
+              "<|eot_id|>", "<s>", "</s>", "\u00a0", "\u3000", "\u2028", "Ǆ", "ǅ", "Ⅻ", "٣", "۴", "\x00", "\x7f"]
+    out = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            parts.append(rng.choice(words) if rng.random() < 0.6 else rng.choice(extras))
+            parts.append(rng.choice(["", " ", " ", " ", "  ", "\n", "\t"]))
+        out.append("".join(parts))
+    return out
+
+
+SAMPLES += random_samples()
+
 SPECIAL_SAMPLES = [
     "<|begin_of_text|>Hello<|eot_id|>",
     "a<|end_of_text|>b <|start_header_id|>user<|end_header_id|>\n\nhi",
