@@ -120,4 +120,23 @@ struct ProtobufTests {
             #expect(text.contains(message), "\(text)")
         }
     }
+
+    @Test("every truncation and every single-byte flip of the model fails with an error or parses, never crashes")
+    func mutations() throws {
+        let file = try MappedFile(path: Fixtures.path("tokenizers/spm/tokenizer.model"))
+        let original = [UInt8](file.bytes)
+        var failures = 0
+        for length in stride(from: 0, to: original.count, by: 17) {
+            do { _ = try Array(original[..<length]).withUnsafeBytes { try SentencePieceModel(ByteReader(path: "cut", bytes: $0, baseOffset: 0)) } }
+            catch { failures += 1 }
+        }
+        #expect(failures > 0)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0 ..< 400 {
+            var bytes = original
+            let index = Int.random(in: 0 ..< bytes.count, using: &generator)
+            bytes[index] ^= UInt8.random(in: 1 ... 255, using: &generator)
+            _ = try? bytes.withUnsafeBytes { try SentencePieceModel(ByteReader(path: "flip", bytes: $0, baseOffset: 0)) }
+        }
+    }
 }

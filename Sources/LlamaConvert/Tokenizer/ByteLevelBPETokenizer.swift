@@ -94,9 +94,9 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         // Segments end at special tokens, which are whole UTF-8 sequences, so this is valid UTF-8.
         let scalars = Array(String(decoding: bytes, as: UTF8.self).unicodeScalars)
         for range in Llama3PreTokenizer.split(scalars) {
-            var piece: [UInt8] = []
-            for s in scalars[range] { piece.append(contentsOf: String(Character(s)).utf8) }
-            encodePiece(piece, into: &ids)
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars[range])
+            encodePiece(Array(String(view).utf8), into: &ids)
         }
     }
 
@@ -104,20 +104,26 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         if ignoreMerges {
             var text: [UInt8] = []
             text.reserveCapacity(piece.count * 2)
-            for b in piece { text.append(contentsOf: String(Character(ByteUnicode.scalar[Int(b)])).utf8) }
+            for b in piece { text.append(contentsOf: ByteUnicode.utf8[Int(b)]) }
             if let id = idOf[text] { ids.append(id); return }
         }
         var symbols = piece.map { byteToken[Int($0)] }
-        while symbols.count > 1 {
+        // pairMerge[k]: the merge of symbols[k] and symbols[k + 1], if any.
+        func pairMerge(_ k: Int) -> (rank: Int, merged: Int)? {
+            merges[PairKey(left: Int32(symbols[k]), right: Int32(symbols[k + 1]))]
+        }
+        var pairs = symbols.count > 1 ? (0 ..< symbols.count - 1).map(pairMerge) : []
+        while true {
             var best = -1, bestRank = Int.max, bestMerged = -1
-            for k in 0 ..< symbols.count - 1 {
-                if let m = merges[PairKey(left: Int32(symbols[k]), right: Int32(symbols[k + 1]))], m.rank < bestRank {
-                    best = k; bestRank = m.rank; bestMerged = m.merged
-                }
+            for (k, m) in pairs.enumerated() {
+                if let m, m.rank < bestRank { best = k; bestRank = m.rank; bestMerged = m.merged }
             }
             if best < 0 { break }
             symbols[best] = bestMerged
             symbols.remove(at: best + 1)
+            pairs.remove(at: best)
+            if best < pairs.count { pairs[best] = pairMerge(best) }
+            if best > 0 { pairs[best - 1] = pairMerge(best - 1) }
         }
         ids.append(contentsOf: symbols)
     }

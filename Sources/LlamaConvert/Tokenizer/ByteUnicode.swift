@@ -17,6 +17,9 @@ public enum ByteUnicode {
         return table
     }()
 
+    /// `utf8[b]`: the UTF-8 bytes of `scalar[b]`.
+    public static let utf8: [[UInt8]] = scalar.map { Array(String(Character($0)).utf8) }
+
     /// The byte a character stands for, or nil for a character outside the map.
     public static let byte: [Unicode.Scalar: UInt8] = {
         var inverse: [Unicode.Scalar: UInt8] = [:]

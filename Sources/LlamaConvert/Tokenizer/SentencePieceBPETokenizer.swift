@@ -150,25 +150,30 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
             }
         }
 
-        // 3. merges by score
+        // 3. merges by score; pairID[k] is the token symbols[k] + symbols[k + 1] would form (-1: none)
         var unusedMerges: [[UInt8]: ([UInt8], [UInt8])] = [:]
-        while symbols.count > 1 {
+        func pairToken(_ k: Int) -> Int {
+            guard !symbols[k].frozen, !symbols[k + 1].frozen else { return -1 }
+            return mergeable[symbols[k].bytes + symbols[k + 1].bytes] ?? -1
+        }
+        var pairID = symbols.count > 1 ? (0 ..< symbols.count - 1).map(pairToken) : []
+        while true {
             var best = -1
             var bestScore = -Float.infinity
-            var bestID = -1
-            for k in 0 ..< symbols.count - 1 where !symbols[k].frozen && !symbols[k + 1].frozen {
-                guard let id = mergeable[symbols[k].bytes + symbols[k + 1].bytes] else { continue }
-                if best < 0 || scores[id] > bestScore {
-                    best = k; bestScore = scores[id]; bestID = id
-                }
+            for (k, id) in pairID.enumerated() where id >= 0 && (best < 0 || scores[id] > bestScore) {
+                best = k; bestScore = scores[id]
             }
             if best < 0 { break }
+            let bestID = pairID[best]
             let merged = symbols[best].bytes + symbols[best + 1].bytes
             if types[bestID] == GGUFVocabulary.TokenType.unused.rawValue {
                 unusedMerges[merged] = (symbols[best].bytes, symbols[best + 1].bytes)
             }
             symbols[best].bytes = merged
             symbols.remove(at: best + 1)
+            pairID.remove(at: best)
+            if best < pairID.count { pairID[best] = pairToken(best) }
+            if best > 0 { pairID[best - 1] = pairToken(best - 1) }
         }
 
         // 4. output, resegmenting unused tokens
