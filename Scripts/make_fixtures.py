@@ -41,7 +41,10 @@ norm weights 1 + 0.1*randn):
 
 Every model folder has reference.json (token ids, float32 logits from transformers with
 eager attention, and a crc32/sum/first-values table of every tensor as stored; for Meta
-folders also per-shard tables) and reference_logits.npy.  Meta folders' logits come from
+folders the merged full tensors plus per-shard tables under "shards"; for the two Llama 3.1
+fixtures also "gguf_rope_freqs", the rope_freqs.weight divisors llama.cpp would emit) and
+reference_logits.npy.  Meta folders also get a checklist.chk (md5sum -c format) like Meta's
+downloads.  Meta state dicts: meta-gqa-mp2 is an OrderedDict, the other two plain dicts.  Meta folders' logits come from
 an HF copy of the same weights loaded with from_pretrained(dtype=float32), and are
 cross-checked against an independent re-implementation of Meta's own forward pass
 (interleaved RoPE) written below, which validates the q/k row permutations.
@@ -57,7 +60,9 @@ import json
 import math
 import os
 import pickle
+import pickletools
 import platform
+import re
 import shutil
 import struct
 import subprocess
@@ -310,7 +315,7 @@ def hf_logits(folder: Path) -> np.ndarray:
 
 
 def write_reference(folder: Path, logits: np.ndarray, tensors: dict, shards: dict | None = None,
-                    extra_versions: dict | None = None) -> None:
+                    extra_versions: dict | None = None, extra: dict | None = None) -> None:
     assert logits.shape == (len(TOKENS), logits.shape[1]) and logits.dtype == np.float32
     ref = collections.OrderedDict()
     ref["tokens"] = TOKENS
@@ -318,6 +323,7 @@ def write_reference(folder: Path, logits: np.ndarray, tensors: dict, shards: dic
     ref["tensors"] = tensors
     if shards is not None:
         ref["shards"] = shards
+    ref.update(extra or {})
     v = versions()
     if extra_versions:
         v.update(extra_versions)
@@ -407,6 +413,41 @@ def meta_forward(sd: dict, params: dict, tokens: list) -> np.ndarray:
         h = h + f @ sd[p + "feed_forward.w2.weight"].T
     h = rms(h, sd["norm.weight"])
     return (h @ sd["output.weight"].T).numpy()
+
+
+def llamacpp_rope_freqs(head_dim: int, theta: float, factor: float, low: float, high: float, old_len: int) -> list:
+    """The divisors llama.cpp's LlamaModel.generate_extra_tensors stores as rope_freqs.weight (F32) for
+    rope_type llama3, computed with the same torch float32 scalar arithmetic it uses."""
+    freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    low_wl, high_wl = old_len / low, old_len / high
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wl:
+            out.append(1)
+        elif wavelen > low_wl:
+            out.append(factor)
+        else:
+            smooth = (old_len / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return torch.tensor(out, dtype=torch.float32).double().tolist()
+
+
+def rope31_extra() -> dict:
+    """Extra reference fields for the two Llama 3.1-scaled fixtures (same weights)."""
+    meta = hf_to_meta(mqa_weights(), 2, 4, 1)
+    params = {"dim": 128, "n_layers": 2, "n_heads": 4, "n_kv_heads": 1, "norm_eps": 1e-05,
+              "rope_theta": 500000.0}
+    scaled = meta_forward(meta, {**params, "use_scaled_rope": True}, TOKENS)
+    plain = meta_forward(meta, {**params, "use_scaled_rope": False}, TOKENS)
+    d = float(np.abs(scaled - plain).max())
+    return {
+        "gguf_rope_freqs": llamacpp_rope_freqs(32, 500000.0, 8.0, 1.0, 4.0, 8192),
+        "note_rope_sensitivity": f"with only 16 positions, dropping the llama3 frequency scaling changes "
+                                 f"these logits by only {d:.2g} (max abs): compare logits with a tolerance "
+                                 "well below that, and check gguf_rope_freqs (the divisors llama.cpp stores "
+                                 "as rope_freqs.weight) exactly",
+    }
 
 
 def check_close(a: np.ndarray, b: np.ndarray, what: str, tol: float = 1e-4) -> None:
@@ -521,7 +562,7 @@ def make_hf_mqa_f16_tied_rope31(out: Path, py4: str) -> dict:
     for k in sd:
         assert got[k].dtype == torch.float16 and torch.equal(got[k], sd[k]), k
     logits = hf_logits(folder)
-    write_reference(folder, logits, table(got),
+    write_reference(folder, logits, table(got), extra=rope31_extra(),
                     extra_versions={"saved_with_transformers": v4["transformers"], "saved_with_torch": v4["torch"],
                                     "saved_with_safetensors": v4["safetensors"]})
     # The same model's config.json as transformers 5.x writes it.
@@ -598,10 +639,10 @@ def make_meta_copy_of_hf_mqa(out: Path, mqa_logits: np.ndarray) -> None:
     full = hf_to_meta(hf, 2, 4, 1)
     assert torch.equal(full["output.weight"], full["tok_embeddings.weight"])
     back = meta_to_hf(full, 2, 4, 1, tied=True)
-    assert list(back) == list(hf) and all(torch.equal(back[k], hf[k]) for k in hf)
+    assert set(back) == set(hf) and all(torch.equal(back[k], hf[k]) for k in hf)
     shard_tables = write_meta_folder(folder, params, [dict(full)])
     check_close(mqa_logits, meta_forward(full, params, TOKENS), "meta-copy-of-hf-mqa vs Meta forward")
-    write_reference(folder, mqa_logits, table(full), shards=shard_tables)
+    write_reference(folder, mqa_logits, table(full), shards=shard_tables, extra=rope31_extra())
 
 
 # ------------------------------------------------------------------ broken files
@@ -669,6 +710,84 @@ def torch_save_bytes(obj, path: Path, **kw) -> bytes:
     return path.read_bytes()
 
 
+def legacy_save(obj, path: Path) -> None:
+    """torch.save(..., _use_new_zipfile_serialization=False), made deterministic.
+
+    The legacy writer names each storage by its memory address (str(storage._cdata)) and writes
+    the raw storages in sorted-key order, so both vary from run to run.  The keys are renamed to
+    zero-padded indexes (same length) in order of first use in the object pickle, and the key list
+    and the raw storages are rewritten in that order.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf, _use_new_zipfile_serialization=False)
+    b = buf.getvalue()
+
+    def pickle_end(at: int) -> int:
+        for _op, _arg, p in pickletools.genops(io.BytesIO(b[at:])):
+            last = p
+        return at + last + 1
+
+    pos = 0
+    for _ in range(3):  # magic number, protocol version, sys info
+        pos = pickle_end(pos)
+    obj_start, obj_end = pos, pickle_end(pos)
+    keys = pickle.loads(b[obj_end:])  # a list of str: safe to unpickle
+    keys_end = pickle_end(obj_end)
+    assert isinstance(keys, list) and all(isinstance(k, str) and k.isdigit() for k in keys), keys
+    esize = {"FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "DoubleStorage": 8}
+    first_use, elsize, last_global = [], {}, None
+    for op, arg, _p in pickletools.genops(io.BytesIO(b[obj_start:obj_end])):
+        if op.name == "GLOBAL":
+            last_global = arg.split()[-1]
+        elif op.name == "BINUNICODE" and arg in keys and arg not in first_use:
+            first_use.append(arg)
+            elsize[arg] = esize[last_global]
+    assert sorted(first_use) == sorted(keys)
+    raw, at = {}, keys_end
+    for k in keys:  # data section: per storage, u64 element count then the bytes
+        n = struct.unpack("<Q", b[at:at + 8])[0]
+        raw[k] = b[at:at + 8 + n * elsize[k]]
+        at += 8 + n * elsize[k]
+    assert at == len(b)
+    width = {len(k) for k in keys}
+    assert len(width) == 1, keys
+    width = width.pop()
+    rename = {k: str(i).zfill(width) for i, k in enumerate(first_use)}
+    objp = b[obj_start:obj_end]
+    for k, new in rename.items():
+        old = b"X" + struct.pack("<I", width) + k.encode()
+        assert objp.count(old) >= 1
+        objp = objp.replace(old, b"X" + struct.pack("<I", width) + new.encode())
+    new_keys = [rename[k] for k in first_use]  # torch writes them sorted; these are sorted too
+    assert new_keys == sorted(new_keys)
+    out = b[:obj_start] + objp + pickle.dumps(new_keys, protocol=2) + b"".join(raw[k] for k in first_use)
+    path.write_bytes(out)
+    back = torch.load(path, weights_only=True)
+    assert list(back) == list(obj) and all(torch.equal(back[k], obj[k]) for k in obj)
+
+
+PWNED_BEFORE = os.path.exists("/tmp/llama-convert-pwned")
+
+
+def observe(path: Path) -> str:
+    """What the reference reader says about a file: the key line of its error, or 'loads (N tensors)'."""
+    b = path.read_bytes()
+    try:
+        if path.suffix == ".safetensors":
+            n = len(safetensors.torch.load(b))
+        else:
+            n = len(torch.load(io.BytesIO(b), weights_only=True))
+        return f"loads ({n} tensors)"
+    except Exception as e:  # noqa: BLE001 - we record whatever it says
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+        lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()] or [""]
+        key = [ln for ln in lines if "Unsupported" in ln or "GLOBAL" in ln]
+        msg = (key or lines)[0]
+        if len(msg) > 160:
+            msg = msg[:157] + "..."
+        return f"{type(e).__name__}: {msg}"
+
+
 class _OsSystem:
     def __reduce__(self):
         return (os.system, ("touch /tmp/llama-convert-pwned",))
@@ -702,7 +821,6 @@ def make_bad(out: Path) -> None:
 
     n, header, data = st_split(good)
     order = tensors_by_offset(header)
-    meta_items = [("__metadata__", header["__metadata__"])]
 
     def items_of(h):
         return [("__metadata__", h["__metadata__"])] + [(k, h[k]) for k in tensors_by_offset(h)]
@@ -854,9 +972,10 @@ def make_bad(out: Path) -> None:
              f"good torch.save ({len(src)} bytes) cut at offset {cd}, where its central directory started: "
              "all local records present, no central directory, no end records.")
 
-        torch.save(sd, bad / "legacy-nonzip.pth", _use_new_zipfile_serialization=False)
+        legacy_save(sd, bad / "legacy-nonzip.pth")
         note("legacy-nonzip.pth",
              "torch.save(small dict, _use_new_zipfile_serialization=False): the pre-1.6 pickle stream "
+             "(storage keys, memory addresses in the original, renamed to 0-padded indexes for determinism) "
              "(magic 80 02 8A 0A 6C FC 9C 46 F9 20 6A A8 50 19 2E). Refuse: legacy format.")
 
         # compressed but otherwise valid archives
@@ -915,10 +1034,15 @@ def make_bad(out: Path) -> None:
 
     lines = ["# fixtures/bad", "",
              "Generated by `Scripts/make_fixtures.py` (never edited by hand). Each file is derived from a good",
-             "file by the named mutation. Files marked VALID are unusual but correct inputs.", "",
-             "| file | mutation / expectation |", "|---|---|"]
+             "file by the named mutation. Files marked VALID are unusual but correct inputs. The last column is",
+             f"what the reference libraries do with the file (safetensors {safetensors.__version__} "
+             f"`safetensors.torch.load`, torch {torch.__version__} `torch.load(weights_only=True)`), observed when",
+             "the script ran (the key line of the error only).", "",
+             "| file | mutation / expectation | reference library |", "|---|---|---|"]
     for name, text in sorted(BAD_NOTES):
-        lines.append(f"| `{name}` | {text.replace('|', '/')} |")
+        obs = observe(bad / name)
+        lines.append(f"| `{name}` | {text.replace('|', '/')} | {obs.replace('|', '/')} |")
+    assert not os.path.exists("/tmp/llama-convert-pwned") or PWNED_BEFORE, "a pickle fixture executed code!"
     (bad / "README.md").write_text("\n".join(lines) + "\n")
 
 

@@ -3,7 +3,7 @@ import Testing
 @testable import LlamaConvert
 
 /// A small random model in Meta layout, as plain float arrays by Meta name.
-struct SyntheticModel {
+struct SyntheticMetaModel {
     let params: MetaParams
     var tensors: [(name: String, shape: [Int], values: [Float])] = []
 
@@ -94,7 +94,7 @@ struct WeightGraphTests {
 
     @Test("merged shards equal the unsharded tensors, embedding split on rows or on columns", arguments: [0, 1])
     func shardMerge(embeddingAxis: Int) throws {
-        let model = SyntheticModel()
+        let model = SyntheticMetaModel()
         let whole = try MetaImporter.build(path: "m", params: model.params, shards: model.shards(1, embeddingAxis: 0))
         let merged = try MetaImporter.build(path: "m", params: model.params, shards: model.shards(2, embeddingAxis: embeddingAxis))
         #expect(whole.tensors.map(\.name) == merged.tensors.map(\.name))
@@ -114,7 +114,7 @@ struct WeightGraphTests {
 
     @Test("shards whose embedding splits neither axis are refused, naming the tensor")
     func inconsistentEmbedding() throws {
-        let model = SyntheticModel()
+        let model = SyntheticMetaModel()
         var shards = model.shards(2, embeddingAxis: 0)
         let i = shards[1].tensors.firstIndex { $0.name == "tok_embeddings.weight" }!
         shards[1].tensors[i] = ("tok_embeddings.weight", OwnedTensor(floats: [Float](repeating: 0, count: 6 * 8), shape: [6, 8]))
@@ -126,7 +126,7 @@ struct WeightGraphTests {
 
     @Test("a shard missing a tensor is named")
     func missingInShard() throws {
-        let model = SyntheticModel()
+        let model = SyntheticMetaModel()
         var shards = model.shards(2, embeddingAxis: 0)
         shards[1].tensors.removeAll { $0.name == "layers.1.attention.wk.weight" }
         do {
@@ -139,7 +139,7 @@ struct WeightGraphTests {
 
     @Test("HF q/k rows (rotate-half) come out in Meta's interleaved order, K with the KV head count")
     func hfPermutationRestoresMetaOrder() throws {
-        let model = SyntheticModel(heads: 4, kvHeads: 1)
+        let model = SyntheticMetaModel(heads: 4, kvHeads: 1)
         let meta = try MetaImporter.build(path: "m", params: model.params, shards: model.shards(1, embeddingAxis: 0))
         let c = meta.config
         // Write the same weights the way transformers' converter does.
