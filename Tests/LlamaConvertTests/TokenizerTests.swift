@@ -33,6 +33,10 @@ private func files(_ folder: String) throws -> [String] {
     return try FileManager.default.contentsOfDirectory(atPath: dir).sorted().map { dir + "/" + $0 }
 }
 
+private func json(_ text: String) throws -> JSONNode {
+    try Array(text.utf8).withUnsafeBytes { try TokenizerJSONFile.parse(path: "inline.json", bytes: $0) }
+}
+
 /// Token texts compared as bytes (Swift String equality is canonical equivalence).
 private func bytes(_ tokens: [String]) -> [[UInt8]] { tokens.map { Array($0.utf8) } }
 
@@ -107,14 +111,11 @@ struct TokenizerTests {
 
     @Test("a space inside a merge pair is written as U+0120, and #version lines are skipped")
     func mergeSpacesAndVersionLine() throws {
-        let vocab: [String: JSONValue] = ["a b": .int(0), "c": .int(1), "a bc": .int(2), "x": .int(3), "y": .int(4), "xy": .int(5)]
-        let model: [String: JSONValue] = ["type": .string("BPE"), "vocab": .object(vocab),
-                                          "merges": .array([.array([.string("a b"), .string("c")])])]
-        let pairs = try HFTokenizerJSON(path: "t.json", json: ["model": .object(model)])
+        let vocab = #""vocab": {"a b": 0, "c": 1, "a bc": 2, "x": 3, "y": 4, "xy": 5}"#
+        let pairs = try HFTokenizerJSON(path: "t.json", json: json(#"{"model": {"type": "BPE", \#(vocab), "merges": [["a b", "c"]]}}"#))
         #expect(pairs.merges == ["a\u{0120}b c"])
-        var legacy = model
-        legacy["merges"] = .array([.string("#version: 0.2"), .string("x y")])
-        #expect(try HFTokenizerJSON(path: "t.json", json: ["model": .object(legacy)]).merges == ["x y"])
+        let legacy = try HFTokenizerJSON(path: "t.json", json: json(##"{"model": {"type": "BPE", \##(vocab), "merges": ["#version: 0.2", "x y"]}}"##))
+        #expect(legacy.merges == ["x y"])
     }
 
     @Test("tiktoken ranks give the vocabulary and merges transformers' converter writes, specials after the ranks")
@@ -169,10 +170,8 @@ struct TokenizerTests {
         #expect(config.tokens["bos"] == "<|begin_of_text|>" && config.tokens["eos"] == "<|eot_id|>")
         #expect(config.addSpecial["bos"] == true && config.addSpecial["eos"] == false)
         #expect(config.addedTokensDecoder.count == 64 && config.addedTokensDecoder[0].id == 448)
-        let named = try TokenizerConfig(path: "c.json", json: [
-            "chat_template": .array([.object(["name": .string("default"), "template": .string("A")]),
-                                     .object(["name": .string("tool_use"), "template": .string("B")])]),
-        ])
+        let named = try TokenizerConfig(path: "c.json", json: json(
+            #"{"chat_template": [{"name": "default", "template": "A"}, {"name": "tool_use", "template": "B"}]}"#))
         #expect(named.chatTemplate == .named([("default", "A"), ("tool_use", "B")]))
         let generation = try GenerationConfig.load(path: Fixtures.path("tokenizers/bpe/generation_config.json"))
         #expect(generation.bosTokenIDs == [448] && generation.eosTokenIDs == [449, 456, 457])
@@ -184,7 +183,7 @@ struct TokenizerTests {
             ("tiktoken-rank-gap.model", "line 11: rank 12, expected 10"),
             ("tiktoken-missing-rank.model", "line 21: no space between token and rank"),
             ("tokenizer-unknown-merge.json", "model.merges[5] names \"Ġnotatoken\", which is not in model.vocab"),
-            ("tokenizer-truncated.json", "invalid JSON"),
+            ("tokenizer-truncated.json", "offset 15585: invalid JSON: unexpected end"),
             ("tokenizer-id-out-of-range.json", "has id 999999, outside 0..<512"),
           ])
     func malformedFiles(name: String, message: String) throws {

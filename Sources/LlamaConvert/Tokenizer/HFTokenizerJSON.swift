@@ -46,24 +46,26 @@ public struct HFTokenizerJSON {
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     public static func load(path: String) throws -> HFTokenizerJSON {
-        try HFTokenizerJSON(path: path, json: JSONValue.loadObject(path: path))
+        try HFTokenizerJSON(path: path, json: TokenizerJSONFile.load(path: path))
     }
 
-    public init(path: String, json: [String: JSONValue]) throws {
+    init(path: String, json: JSONNode) throws {
         self.path = path
-        guard let model = json["model"]?.object else { throw TokenizerError.missingKey(path: path, key: "model") }
+        guard let model = json["model"], model.members != nil else { throw TokenizerError.missingKey(path: path, key: "model") }
         guard let type = model["type"]?.string else { throw TokenizerError.missingKey(path: path, key: "model.type") }
         modelType = type
         byteFallback = model["byte_fallback"]?.bool ?? false
         ignoreMerges = model["ignore_merges"]?.bool ?? false
-        guard let vocabObject = model["vocab"]?.object else {
+        guard let vocabMembers = model["vocab"]?.members else {
             throw TokenizerError.missingKey(path: path, key: "model.vocab")
         }
         var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(vocabObject.count)
-        for (token, value) in vocabObject {
-            guard let id = value.int else { throw TokenizerError.wrongType(path: path, key: "model.vocab[\(token.debugDescription)]", expected: "an integer") }
-            vocab[token] = id
+        vocab.reserveCapacity(vocabMembers.count)
+        for member in vocabMembers {
+            guard let id = member.node.int else {
+                throw TokenizerError.wrongType(path: path, key: "model.vocab[\(member.key.debugDescription)]", expected: "an integer")
+            }
+            vocab[member.key] = id
         }
         self.vocab = vocab
         merges = try Self.merges(model["merges"], vocab: vocab, path: path)
@@ -85,14 +87,14 @@ public struct HFTokenizerJSON {
         (templates, robertaProcessing) = Self.postProcessor(json["post_processor"])
     }
 
-    private static func merges(_ value: JSONValue?, vocab: [String: Int], path: String) throws -> [String] {
+    private static func merges(_ value: JSONNode?, vocab: [String: Int], path: String) throws -> [String] {
         guard let value, !value.isNull else { return [] }
         guard let list = value.array else { throw TokenizerError.wrongType(path: path, key: "model.merges", expected: "a list") }
         var out: [String] = []
         out.reserveCapacity(list.count)
         for (index, entry) in list.enumerated() {
             let left: String, right: String
-            switch entry {
+            switch entry.value {
             case let .string(line):
                 if line.hasPrefix("#version") { continue }
                 let parts = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -100,11 +102,11 @@ public struct HFTokenizerJSON {
                 left = String(parts[0]); right = String(parts[1])
             case let .array(pair):
                 guard pair.count == 2, let a = pair[0].string, let b = pair[1].string else {
-                    throw TokenizerError.badMerge(path: path, index: index, entry: "\(pair)")
+                    throw TokenizerError.badMerge(path: path, index: index, entry: "a list of \(pair.count) values")
                 }
                 left = a; right = b
             default:
-                throw TokenizerError.badMerge(path: path, index: index, entry: "\(entry)")
+                throw TokenizerError.badMerge(path: path, index: index, entry: entry.kindName)
             }
             for token in [left, right, left + right] where vocab[token] == nil {
                 throw TokenizerError.unknownMergeToken(path: path, index: index, token: token)
@@ -119,7 +121,7 @@ public struct HFTokenizerJSON {
         part.contains(" ") ? part.replacingOccurrences(of: " ", with: "\u{0120}") : part
     }
 
-    private static func preTokenizer(_ value: JSONValue?) -> PreTokenizer {
+    private static func preTokenizer(_ value: JSONNode?) -> PreTokenizer {
         guard let value, let type = value["type"]?.string else { return .none }
         switch type {
         case "ByteLevel":
@@ -140,9 +142,9 @@ public struct HFTokenizerJSON {
         }
     }
 
-    private static func postProcessor(_ value: JSONValue?) -> ([Template], Bool) {
-        guard let value, let object = value.object else { return ([], false) }
-        let processors = object["processors"]?.array ?? [value]
+    private static func postProcessor(_ value: JSONNode?) -> ([Template], Bool) {
+        guard let value, value.members != nil else { return ([], false) }
+        let processors = value["processors"]?.array ?? [value]
         var templates: [Template] = []
         var roberta = false
         for processor in processors {
@@ -196,21 +198,19 @@ public struct TokenizerConfig {
     public static let kinds = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
 
     public static func load(path: String) throws -> TokenizerConfig {
-        try TokenizerConfig(path: path, json: JSONValue.loadObject(path: path))
+        try TokenizerConfig(path: path, json: TokenizerJSONFile.load(path: path))
     }
 
-    public init(path: String, json: [String: JSONValue]) throws {
+    init(path: String, json: JSONNode) throws {
         self.path = path
         for kind in Self.kinds {
             if let add = json["add_\(kind)_token"]?.bool { addSpecial[kind] = add }
-            switch json["\(kind)_token"] {
-            case let .string(text)?: tokens[kind] = text
-            case let .object(entry)?: if let text = entry["content"]?.string { tokens[kind] = text }
-            default: break
+            if let entry = json["\(kind)_token"] {
+                if let text = entry.string { tokens[kind] = text } else if let text = entry["content"]?.string { tokens[kind] = text }
             }
         }
         addPrefixSpace = json["add_prefix_space"]?.bool
-        switch json["chat_template"] {
+        switch json["chat_template"]?.value {
         case nil, .null?: chatTemplate = nil
         case let .string(text)?: chatTemplate = .single(text)
         case let .array(items)?:
@@ -226,8 +226,9 @@ public struct TokenizerConfig {
             // llama.cpp's SpecialVocab warns and ignores a chat_template of another type.
             chatTemplate = nil
         }
-        if let decoder = json["added_tokens_decoder"]?.object {
-            for (key, entry) in decoder {
+        if let decoder = json["added_tokens_decoder"]?.members {
+            for member in decoder {
+                let key = member.key, entry = member.node
                 guard let id = Int(key), id >= 0 else {
                     throw TokenizerError.wrongType(path: path, key: "added_tokens_decoder[\(key.debugDescription)]", expected: "keyed by a token id")
                 }
@@ -248,17 +249,17 @@ public struct GenerationConfig: Equatable {
     public var eosTokenIDs: [Int] = []
 
     public static func load(path: String) throws -> GenerationConfig {
-        let json = try JSONValue.loadObject(path: path)
+        let json = try TokenizerJSONFile.load(path: path)
         var config = GenerationConfig()
         config.bosTokenIDs = try ids(json["bos_token_id"], key: "bos_token_id", path: path)
         config.eosTokenIDs = try ids(json["eos_token_id"], key: "eos_token_id", path: path)
         return config
     }
 
-    private static func ids(_ value: JSONValue?, key: String, path: String) throws -> [Int] {
-        switch value {
+    private static func ids(_ value: JSONNode?, key: String, path: String) throws -> [Int] {
+        if let id = value?.int { return [id] }
+        switch value?.value {
         case nil, .null?: return []
-        case let .int(id)?: return [id]
         case let .array(items)?:
             return try items.map { item in
                 guard let id = item.int else { throw TokenizerError.wrongType(path: path, key: key, expected: "an integer or a list of integers") }

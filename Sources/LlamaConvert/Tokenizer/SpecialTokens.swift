@@ -27,7 +27,7 @@ struct SpecialTokens {
     }
 
     static func resolve(tokenizerJSON: HFTokenizerJSON?, config: TokenizerConfig?, chatTemplateFile: String?,
-                        modelConfig: (path: String, json: [String: JSONValue])?, nVocab: Int?) throws -> SpecialTokens {
+                        modelConfig: (path: String, json: JSONNode)?, nVocab: Int?) throws -> SpecialTokens {
         var result = SpecialTokens()
         var config = config
         if let tj = tokenizerJSON {

@@ -57,9 +57,9 @@ public enum TokenizerLoader {
         return try reader.string(reader.remaining, what: "the file")
     }
 
-    private static func modelConfig(_ byName: [String: String]) throws -> (path: String, json: [String: JSONValue])? {
+    private static func modelConfig(_ byName: [String: String]) throws -> (path: String, json: JSONNode)? {
         guard let path = byName["config.json"] else { return nil }
-        return (path, try JSONValue.loadObject(path: path))
+        return (path, try TokenizerJSONFile.load(path: path))
     }
 
     private static func apply(_ special: SpecialTokens, to vocab: inout GGUFVocabulary) {
@@ -110,9 +110,10 @@ public enum TokenizerLoader {
             }
         }
         if let addedPath = byName["added_tokens.json"] {
-            let added = try JSONValue.loadObject(path: addedPath)
-            for (text, value) in added.sorted(by: { $0.key < $1.key }) {
-                guard let id = value.int else { throw TokenizerError.wrongType(path: addedPath, key: text, expected: "an integer id") }
+            let added = try TokenizerJSONFile.load(path: addedPath)
+            for member in added.members ?? [] {
+                let text = member.key
+                guard let id = member.node.int else { throw TokenizerError.wrongType(path: addedPath, key: text, expected: "an integer id") }
                 guard id >= 0, id < rows else { throw TokenizerError.tokenIDOutOfRange(path: addedPath, token: text, id: id, limit: rows) }
                 tokens[id] = text
                 scores[id] = -1000
@@ -249,7 +250,7 @@ public enum TokenizerLoader {
     /// Llama 3.0's params.json has no `use_scaled_rope`; 3.1 and later set it true.
     private static func naming(_ byName: [String: String]) throws -> TiktokenModel.SpecialNaming {
         guard let path = byName["params.json"] else { return .llamaModels }
-        let params = try JSONValue.loadObject(path: path)
+        let params = try TokenizerJSONFile.load(path: path)
         return (params["use_scaled_rope"]?.bool ?? false) ? .llamaModels : .llama3
     }
 }
