@@ -229,4 +229,24 @@ struct TokenizerTests {
         #expect(Llama3PreTokenizer.split("x!!\n\ny 'RE") == ["x", "!!\n\n", "y", " '", "RE"])
         #expect(Llama3PreTokenizer.split("") == [])
     }
+
+    @Test("the vocabulary round-trips through GGUF tokenizer keys and encodes the same from the GGUF",
+          arguments: ["spm", "bpe", "tiktoken"])
+    func ggufRoundTrip(folder: String) throws {
+        var (vocab, _) = try TokenizerLoader.vocabulary(files: files(folder), embeddingRows: 512)
+        vocab.namedChatTemplates = ["tool_use": "{{ tools }}"]
+        let path = NSTemporaryDirectory() + "llama-convert-tokenizer-\(folder)-\(getpid()).gguf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writeGGUF(path: path, metadata: vocab.metadata, tensors: [])
+        let gguf = try GGUFFile(path: path)
+        #expect(gguf.value(GGUFKeys.Tokenizer.tokenType)?.arrayValue?.elementType == .int32)
+        #expect(gguf.value(GGUFKeys.Tokenizer.bosTokenID) == vocab.bosID.map { .uint32(UInt32($0)) })
+        let back = try GGUFVocabulary(gguf: gguf)
+        #expect(back == vocab)
+        let expected = try Expected.load(folder)
+        let tokenizer = try Tokenizers.make(back)
+        for sample in expected.samples.prefix(20) {
+            #expect(tokenizer.encode(sample.text, addBOS: true) == sample.ids_with_bos, "\(sample.text.debugDescription)")
+        }
+    }
 }

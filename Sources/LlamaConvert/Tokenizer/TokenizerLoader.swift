@@ -72,7 +72,10 @@ public enum TokenizerLoader {
         switch special.chatTemplate {
         case let .single(text)?: vocab.chatTemplate = text
         case let .named(list)?:
-            for (name, template) in list {
+            // gguf_writer.add_chat_template: names keep ASCII letters and digits, the rest become "_".
+            for (rawName, template) in list {
+                let name = String(rawName.unicodeScalars.map { $0.isASCII && ($0.properties.isAlphabetic || ("0" ... "9").contains($0)) ? Character($0) : "_" })
+                if name.isEmpty { continue }
                 if name == "default" { vocab.chatTemplate = template } else { vocab.namedChatTemplates[name] = template }
             }
         case nil: break
