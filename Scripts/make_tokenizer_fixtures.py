@@ -4,7 +4,8 @@ Run from the repository root:
 
     /work/venv/bin/python Scripts/make_tokenizer_fixtures.py [--out fixtures/tokenizers]
 
-Needs /work/venv with sentencepiece, tokenizers, transformers and tiktoken.
+Needs /work/venv with sentencepiece, tokenizers, transformers, tiktoken and gguf (llama.cpp's
+gguf-py, whose SpecialVocab gives the special ids, flags and merges llama.cpp's convert writes).
 
 What it writes (every vocabulary has exactly 512 entries, the embedding rows of the model
 fixtures):
@@ -35,11 +36,13 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
 import shutil
 
+import gguf
 import sentencepiece as spm
 import tiktoken
 import tiktoken.load
@@ -167,6 +170,14 @@ def bytes_to_unicode() -> dict[int, str]:
     return {b: chr(c) for b, c in zip(bs, cs)}
 
 
+def special_vocab(folder: str, **kwargs) -> dict:
+    """llama.cpp's own gguf-py SpecialVocab on the folder: the ids, flags, merges and template its
+    convert writes."""
+    sv = gguf.SpecialVocab(folder, **kwargs)
+    return {"ids": sv.special_token_ids, "add": sv.add_special_token, "merges": sv.merges,
+            "chat_template": sv.chat_template}
+
+
 def write_json(path: str, value) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(value, f, ensure_ascii=False, indent=1)
@@ -211,6 +222,7 @@ def make_spm(out: str) -> bytes:
                         "decoded": sp.DecodeIds(ids)})
     write_json(os.path.join(folder, "expected.json"), {
         "library": f"sentencepiece {spm.__version__}",
+        "llama_cpp_special_vocab": special_vocab(folder, n_vocab=sp.vocab_size()),
         "vocab_size": sp.vocab_size(),
         "bos_id": sp.bos_id(), "eos_id": sp.eos_id(), "unk_id": sp.unk_id(), "pad_id": sp.pad_id(),
         "tokens": [sp.IdToPiece(i) for i in range(sp.vocab_size())],
@@ -316,12 +328,14 @@ def make_bpe(out: str) -> Tokenizer:
     added = auto.get_added_vocab()
     expected["transformers_added_vocab"] = dict(sorted(added.items(), key=lambda kv: kv[1]))
     expected["chat_template"] = CHAT_TEMPLATE
+    expected["llama_cpp_special_vocab"] = special_vocab(folder, load_merges=True)
     write_json(os.path.join(folder, "expected.json"), expected)
 
     legacy = os.path.join(out, "bpe-legacy")
     os.makedirs(legacy)
     saved["model"]["merges"] = [" ".join(m) for m in merges]
     write_json(os.path.join(legacy, "tokenizer.json"), saved)
+    assert special_vocab(legacy, load_merges=True)["merges"] == expected["llama_cpp_special_vocab"]["merges"]
     check = Tokenizer.from_file(os.path.join(legacy, "tokenizer.json"))
     for s in expected["samples"]:
         assert check.encode(s["text"], add_special_tokens=False).ids == s["ids"], s["text"]
@@ -447,7 +461,7 @@ def main() -> None:
     tok = make_bpe(args.out)
     make_tiktoken(args.out, tok)
     make_bad(args.out, spm_data)
-    manifest = {"libraries": {"sentencepiece": spm.__version__, "tokenizers": tokenizers.__version__,
+    manifest = {"libraries": {"gguf": importlib.metadata.version("gguf"), "sentencepiece": spm.__version__, "tokenizers": tokenizers.__version__,
                               "tiktoken": tiktoken.__version__, "transformers": transformers.__version__},
                 "files": {}}
     for root, _, files in sorted(os.walk(args.out)):

@@ -21,6 +21,15 @@ private struct Expected: Decodable {
     let special_tokens: [String: Int]?
     let chat_template: String?
     let samples: [Sample]
+    let llama_cpp_special_vocab: SpecialVocab?
+
+    /// What llama.cpp's gguf-py `SpecialVocab` made of the folder.
+    struct SpecialVocab: Decodable {
+        let ids: [String: Int]
+        let add: [String: Bool]
+        let merges: [String]
+        let chat_template: String?
+    }
 
     static func load(_ folder: String) throws -> Expected {
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizers/\(folder)/expected.json")))
@@ -56,6 +65,9 @@ struct TokenizerTests {
         #expect(vocab.tokenTypes == expected.token_types)
         #expect(vocab.merges == nil)
         #expect(vocab.tokens[3 + 0xAB] == "<0xAB>" && vocab.tokenTypes[3 + 0xAB] == 6)
+        // llama.cpp's SpecialVocab finds nothing without JSON files; our ids come from the trainer spec.
+        let reference = try #require(expected.llama_cpp_special_vocab)
+        #expect(reference.ids.isEmpty && reference.add.isEmpty)
         #expect((vocab.unknownID, vocab.bosID, vocab.eosID, vocab.paddingID) == (0, 1, 2, nil))
         #expect(vocab.addBOS == nil && vocab.chatTemplate == nil)
     }
@@ -99,6 +111,12 @@ struct TokenizerTests {
         #expect(vocab.unknownID == nil && vocab.paddingID == nil)
         #expect(vocab.addBOS == true && vocab.addEOS == false)
         #expect(vocab.chatTemplate == expected.chat_template)
+        let reference = try #require(expected.llama_cpp_special_vocab)
+        #expect(vocab.bosID == reference.ids["bos"] && vocab.eosID == reference.ids["eos"])
+        #expect(vocab.unknownID == reference.ids["unk"] && vocab.paddingID == reference.ids["pad"])
+        #expect(vocab.addBOS == reference.add["bos"] && vocab.addEOS == reference.add["eos"])
+        #expect(vocab.merges == reference.merges)
+        #expect(vocab.chatTemplate == reference.chat_template)
     }
 
     @Test("legacy \"a b\" merges and [a, b] pairs give the same merges")
