@@ -113,9 +113,62 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
         return out
     }
 
+    /// A symbol: a byte range of the normalized text, linked to its neighbours (-1: none).
     private struct Symbol {
-        var bytes: [UInt8]
+        var start: Int
+        var length: Int
+        var prev: Int
+        var next: Int
         var frozen: Bool
+    }
+
+    /// A candidate merge of symbols `left` and `right` (sentencepiece's `SymbolPair`).
+    private struct Candidate {
+        var score: Float
+        var left: Int
+        var right: Int
+        var length: Int
+        var id: Int
+
+        /// Higher score first; on equal scores the leftmost pair.
+        func before(_ other: Candidate) -> Bool {
+            score != other.score ? score > other.score : left < other.left
+        }
+    }
+
+    /// A binary max-heap of candidates (the agenda).
+    private struct Agenda {
+        var items: [Candidate] = []
+
+        mutating func push(_ c: Candidate) {
+            items.append(c)
+            var i = items.count - 1
+            while i > 0 {
+                let parent = (i - 1) / 2
+                guard items[i].before(items[parent]) else { break }
+                items.swapAt(i, parent)
+                i = parent
+            }
+        }
+
+        mutating func pop() -> Candidate? {
+            guard let top = items.first else { return nil }
+            let last = items.removeLast()
+            if !items.isEmpty {
+                items[0] = last
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var best = i
+                    if l < items.count, items[l].before(items[best]) { best = l }
+                    if r < items.count, items[r].before(items[best]) { best = r }
+                    if best == i { break }
+                    items.swapAt(i, best)
+                    i = best
+                }
+            }
+            return top
+        }
     }
 
     /// Length of the UTF-8 sequence starting with `lead` (1 for a stray continuation byte).
@@ -138,42 +191,46 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
         var symbols: [Symbol] = []
         var i = 0
         while i < normalized.count {
+            let index = symbols.count
             if let match = userDefined.first(where: { ud in
                 ud.count <= normalized.count - i && normalized[i ..< i + ud.count].elementsEqual(ud)
             }) {
-                symbols.append(Symbol(bytes: match, frozen: true))
+                symbols.append(Symbol(start: i, length: match.count, prev: index - 1, next: index + 1, frozen: true))
                 i += match.count
             } else {
                 let length = min(Self.utf8Length(normalized[i]), normalized.count - i)
-                symbols.append(Symbol(bytes: Array(normalized[i ..< i + length]), frozen: false))
+                symbols.append(Symbol(start: i, length: length, prev: index - 1, next: index + 1, frozen: false))
                 i += length
             }
         }
+        symbols[symbols.count - 1].next = -1
 
-        // 3. merges by score; pairID[k] is the token symbols[k] + symbols[k + 1] would form (-1: none)
-        var unusedMerges: [[UInt8]: ([UInt8], [UInt8])] = [:]
-        func pairToken(_ k: Int) -> Int {
-            guard !symbols[k].frozen, !symbols[k + 1].frozen else { return -1 }
-            return mergeable[symbols[k].bytes + symbols[k + 1].bytes] ?? -1
+        // 3. merges by score, through the agenda; stale candidates are skipped when popped
+        var agenda = Agenda()
+        func consider(_ left: Int, _ right: Int) {
+            guard left >= 0, right >= 0, !symbols[left].frozen, !symbols[right].frozen else { return }
+            let length = symbols[left].length + symbols[right].length
+            let start = symbols[left].start
+            guard let id = mergeable[Array(normalized[start ..< start + length])] else { return }
+            agenda.push(Candidate(score: scores[id], left: left, right: right, length: length, id: id))
         }
-        var pairID = symbols.count > 1 ? (0 ..< symbols.count - 1).map(pairToken) : []
-        while true {
-            var best = -1
-            var bestScore = -Float.infinity
-            for (k, id) in pairID.enumerated() where id >= 0 && (best < 0 || scores[id] > bestScore) {
-                best = k; bestScore = scores[id]
+        for k in 1 ..< symbols.count { consider(k - 1, k) }
+        var unusedMerges: [[UInt8]: ([UInt8], [UInt8])] = [:]
+        while let top = agenda.pop() {
+            let left = top.left, right = top.right
+            guard symbols[left].length > 0, symbols[right].length > 0, symbols[left].next == right,
+                  symbols[left].length + symbols[right].length == top.length else { continue }
+            if types[top.id] == GGUFVocabulary.TokenType.unused.rawValue {
+                let a = symbols[left], b = symbols[right]
+                unusedMerges[Array(normalized[a.start ..< a.start + top.length])] =
+                    (Array(normalized[a.start ..< a.start + a.length]), Array(normalized[b.start ..< b.start + b.length]))
             }
-            if best < 0 { break }
-            let bestID = pairID[best]
-            let merged = symbols[best].bytes + symbols[best + 1].bytes
-            if types[bestID] == GGUFVocabulary.TokenType.unused.rawValue {
-                unusedMerges[merged] = (symbols[best].bytes, symbols[best + 1].bytes)
-            }
-            symbols[best].bytes = merged
-            symbols.remove(at: best + 1)
-            pairID.remove(at: best)
-            if best < pairID.count { pairID[best] = pairToken(best) }
-            if best > 0 { pairID[best - 1] = pairToken(best - 1) }
+            symbols[left].length = top.length
+            symbols[left].next = symbols[right].next
+            if symbols[right].next >= 0 { symbols[symbols[right].next].prev = left }
+            symbols[right].length = 0
+            consider(symbols[left].prev, left)
+            consider(left, symbols[left].next)
         }
 
         // 4. output, resegmenting unused tokens
@@ -195,7 +252,12 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
                 ids.append(unknownID)
             }
         }
-        for symbol in symbols { emit(symbol.bytes) }
+        var k = 0
+        while k >= 0 {
+            let symbol = symbols[k]
+            emit(Array(normalized[symbol.start ..< symbol.start + symbol.length]))
+            k = symbol.next
+        }
         return ids
     }
 

@@ -92,15 +92,17 @@ public struct TiktokenModel {
     /// both tokens, ordered by (rank of left, rank of right). One token can give several merges.
     /// Returned as pairs of ranks.
     public func mergePairs() -> [(left: Int, right: Int)] {
-        var rankOf: [[UInt8]: Int] = [:]
+        // Keyed by slices, so looking up a token's halves allocates nothing (ArraySlice hashes and
+        // compares its elements, whatever its indices).
+        var rankOf: [ArraySlice<UInt8>: Int] = [:]
         rankOf.reserveCapacity(tokens.count)
-        for (rank, token) in tokens.enumerated() { rankOf[token] = rank }
+        for (rank, token) in tokens.enumerated() { rankOf[token[...]] = rank }
         var merges: [(left: Int, right: Int)] = []
         var local: [(left: Int, right: Int)] = []
         for token in tokens where token.count >= 2 {
             local.removeAll(keepingCapacity: true)
             for cut in 1 ..< token.count {
-                if let l = rankOf[Array(token[..<cut])], let r = rankOf[Array(token[cut...])] {
+                if let l = rankOf[token[..<cut]], let r = rankOf[token[cut...]] {
                     local.append((l, r))
                 }
             }
