@@ -214,26 +214,6 @@ struct ZipBytes {
     }
 }
 
-/// Temporary files for tests; each test gets its own folder, removed on deinit.
-final class TempFolder {
-    let url: URL
-    /// `inMemory` puts the folder on /dev/shm when there is one (many rewrites of one file).
-    init(inMemory: Bool = false) {
-        var isFolder: ObjCBool = false
-        let shm = inMemory && FileManager.default.fileExists(atPath: "/dev/shm", isDirectory: &isFolder) && isFolder.boolValue
-        let base = shm ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
-        url = base.appendingPathComponent("llama-convert-torch-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let path = url.appendingPathComponent(name).path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-}
-
 extension Array where Element == Float {
     var littleEndianBytes: [UInt8] { withUnsafeBytes(Array<UInt8>.init) }
 }
