@@ -1,0 +1,57 @@
+/// Dot products and small vector helpers over float32, written so the compiler keeps them in SIMD
+/// registers: a scalar `s += a[i] * b[i]` stays scalar under strict IEEE ordering, so these
+/// accumulate in two `SIMD16<Float>` and reduce once at the end.
+///
+/// The summation order depends only on `count`, never on threads or on the caller, so every
+/// result is reproducible bit for bit.
+enum Dot {
+    /// Σ a[i]·b[i] for i < count.
+    @inline(__always)
+    static func f32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        while i &+ 32 <= count {
+            acc0 += ra.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+            acc1 += ra.loadUnaligned(fromByteOffset: 4 &* (i &+ 16), as: SIMD16<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: 4 &* (i &+ 16), as: SIMD16<Float>.self)
+            i &+= 32
+        }
+        while i &+ 8 <= count {
+            let p = ra.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD8<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD8<Float>.self)
+            acc0 += SIMD16(lowHalf: p, highHalf: SIMD8())
+            i &+= 8
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < count {
+            sum += ra.loadUnaligned(fromByteOffset: 4 &* i, as: Float.self) * rb.loadUnaligned(fromByteOffset: 4 &* i, as: Float.self)
+            i &+= 1
+        }
+        return sum
+    }
+
+    /// y[i] += a · x[i] for i < count.
+    @inline(__always)
+    static func addScaled(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, count: Int) {
+        let ry = UnsafeMutableRawPointer(y), rx = UnsafeRawPointer(x)
+        var i = 0
+        while i &+ 16 <= count {
+            let v = ry.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+                + a * rx.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+            ry.storeBytes(of: v, toByteOffset: 4 &* i, as: SIMD16<Float>.self)
+            i &+= 16
+        }
+        while i < count {
+            y[i] += a * x[i]
+            i &+= 1
+        }
+    }
+
+    /// Σ x[i]² for i < count.
+    @inline(__always)
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        f32(x, x, count: count)
+    }
+}
