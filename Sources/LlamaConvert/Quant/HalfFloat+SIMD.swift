@@ -8,20 +8,21 @@ extension HalfFloat {
     /// fp16 bits → Float, exact for every value (subnormals, infinities and NaN payloads included).
     @inline(__always)
     static func toFloat8(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
-        let h = SIMD8<UInt32>(truncatingIfNeeded: bits)
+        // Signed lanes, shifts and masks only: Swift scalarises SIMD comparisons (`.<`) into a
+        // per-lane loop, and SSE2 has no unsigned compare anyway.
+        let h = SIMD8<Int32>(truncatingIfNeeded: bits)
         let magnitude = h & 0x7fff
         let sign = (h & 0x8000) &<< 16
-        // Normal numbers: move exponent and mantissa into place and rebias the exponent by 127 - 15.
-        var f32 = (magnitude &<< 13) &+ 0x3800_0000
-        // Exponent 0 (zero, subnormal) or 31 (infinity, NaN) need their own rule; they are rare in
-        // weights, so test once for the whole vector.
-        let special = (magnitude .< 0x0400) .| (magnitude .>= 0x7c00)
-        if any(special) {
-            // mantissa · 2⁻²⁴, exact because the mantissa has 10 bits.
-            let subnormal = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: magnitude)) * 0x1p-24
-            f32.replace(with: unsafeBitCast(subnormal, to: SIMD8<UInt32>.self), where: magnitude .< 0x0400)
-            f32.replace(with: (magnitude &<< 13) | 0x7f80_0000, where: magnitude .>= 0x7c00)
-        }
+        // All ones where the exponent is 0 (zero, subnormal), resp. 31 (infinity, NaN).
+        let tiny = (magnitude &- 0x0400) &>> 31
+        let huge = (0x7bff &- magnitude) &>> 31
+        // Normal numbers: move exponent and mantissa into place, rebias the exponent by 127 − 15.
+        let normal = (magnitude &<< 13) &+ 0x3800_0000
+        // Subnormals: mantissa · 2⁻²⁴, exact because the mantissa has 10 bits.
+        let subnormal = unsafeBitCast(SIMD8<Float>(magnitude) * 0x1p-24, to: SIMD8<Int32>.self)
+        // Infinity and NaN keep their mantissa (the NaN payload) under an all-ones exponent.
+        let infinityOrNaN = (magnitude &<< 13) | 0x7f80_0000
+        let f32 = (normal & ~(tiny | huge)) | (subnormal & tiny) | (infinityOrNaN & huge)
         return unsafeBitCast(f32 | sign, to: SIMD8<Float>.self)
     }
 
