@@ -9,8 +9,10 @@ extension HalfFloat {
     @inline(__always)
     static func toFloat8(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
         // Signed lanes, shifts and masks only: Swift scalarises SIMD comparisons (`.<`) into a
-        // per-lane loop, and SSE2 has no unsigned compare anyway.
-        let h = SIMD8<Int32>(truncatingIfNeeded: bits)
+        // per-lane loop, and SSE2 has no unsigned compare anyway. The generic conversions
+        // (`SIMD8<Int32>(truncatingIfNeeded:)`, `SIMD8<Float>(_:)`) are avoided too: inside a
+        // large kernel they stay out-of-line calls.
+        let h = widen(bits)
         let magnitude = h & 0x7fff
         let sign = (h & 0x8000) &<< 16
         // All ones where the exponent is 0 (zero, subnormal), resp. 31 (infinity, NaN).
@@ -18,17 +20,24 @@ extension HalfFloat {
         let huge = (0x7bff &- magnitude) &>> 31
         // Normal numbers: move exponent and mantissa into place, rebias the exponent by 127 − 15.
         let normal = (magnitude &<< 13) &+ 0x3800_0000
-        // Subnormals: mantissa · 2⁻²⁴, exact because the mantissa has 10 bits.
-        let subnormal = unsafeBitCast(SIMD8<Float>(magnitude) * 0x1p-24, to: SIMD8<Int32>.self)
+        // Subnormals: 2⁻¹⁴·(1 + m/1024) − 2⁻¹⁴ = m·2⁻²⁴, exact (the operands are within a factor 2).
+        let offset = unsafeBitCast((magnitude &<< 13) &+ 0x3880_0000, to: SIMD8<Float>.self)
+        let subnormal = unsafeBitCast(offset - 0x1p-14, to: SIMD8<Int32>.self)
         // Infinity and NaN keep their mantissa (the NaN payload) under an all-ones exponent.
         let infinityOrNaN = (magnitude &<< 13) | 0x7f80_0000
         let f32 = (normal & ~(tiny | huge)) | (subnormal & tiny) | (infinityOrNaN & huge)
         return unsafeBitCast(f32 | sign, to: SIMD8<Float>.self)
     }
 
+    /// Zero-extends eight UInt16 lanes to Int32, lane by lane so the optimiser sees unpacks.
+    @inline(__always)
+    static func widen(_ v: SIMD8<UInt16>) -> SIMD8<Int32> {
+        SIMD8<Int32>(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
+    }
+
     /// bf16 bits → Float (exact: bf16 is the top half of a float32).
     @inline(__always)
     static func bf16ToFloat8(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
-        unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: SIMD8<Float>.self)
+        unsafeBitCast(widen(bits) &<< 16, to: SIMD8<Float>.self)
     }
 }

@@ -24,12 +24,22 @@ enum Dot {
             acc0 += SIMD16(lowHalf: p, highHalf: SIMD8())
             i &+= 8
         }
-        var sum = (acc0 + acc1).sum()
+        var sum = reduce(acc0 + acc1)
         while i < count {
             sum += ra.loadUnaligned(fromByteOffset: 4 &* i, as: Float.self) * rb.loadUnaligned(fromByteOffset: 4 &* i, as: Float.self)
             i &+= 1
         }
         return sum
+    }
+
+    /// The lanes summed as a fixed tree (halves added pairwise): four vector adds, where
+    /// `SIMD.sum()` adds the sixteen lanes one after another, a chain of dependent additions.
+    @inline(__always)
+    static func reduce(_ v: SIMD16<Float>) -> Float {
+        let v8 = v.lowHalf + v.highHalf
+        let v4 = v8.lowHalf + v8.highHalf
+        let v2 = v4.lowHalf + v4.highHalf
+        return v2[0] + v2[1]
     }
 
     /// y[i] += a · x[i] for i < count.
