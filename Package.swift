@@ -26,7 +26,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LlamaConvertTests",
-            dependencies: ["LlamaConvert"]
+            dependencies: ["LlamaConvert", "CZlib", "CZstd"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -22,18 +22,22 @@ public struct RopeScaling: Codable, Equatable, Sendable {
         case originalContextLength = "original_max_position_embeddings"
     }
 
-    /// The per-frequency divisors llama.cpp stores as `rope_freqs.weight` (computed in Double, as
-    /// its converter does): f'_i = f_i / divisor_i.
+    /// The per-frequency divisors llama.cpp stores as `rope_freqs.weight`: f'_i = f_i / divisor_i.
+    /// Computed in float32 step by step as llama.cpp's converter does it (torch float32 tensors
+    /// with Python scalars), so the tensor matches its bytes.
     public func divisors(headDim: Int, theta: Double) -> [Float] {
         let lowWavelength = Double(originalContextLength) / lowFreqFactor
         let highWavelength = Double(originalContextLength) / highFreqFactor
+        let context = Float(originalContextLength), low = Float(lowFreqFactor), high = Float(highFreqFactor)
+        let factor = Float(self.factor)
         return (0 ..< headDim / 2).map { i in
-            let freq = 1.0 / pow(theta, Double(2 * i) / Double(headDim))
-            let wavelength = 2 * Double.pi / freq
-            if wavelength < highWavelength { return 1 }
-            if wavelength > lowWavelength { return Float(factor) }
-            let smooth = (Double(originalContextLength) / wavelength - lowFreqFactor) / (highFreqFactor - lowFreqFactor)
-            return Float(1 / ((1 - smooth) / factor + smooth))
+            let exponent = Float(2 * i) / Float(headDim)
+            let freq = 1 / powf(Float(theta), exponent)
+            let wavelength = Float(2 * Double.pi) / freq
+            if Double(wavelength) < highWavelength { return 1 }
+            if Double(wavelength) > lowWavelength { return factor }
+            let smooth = (context / wavelength - low) / (high - low)
+            return 1 / ((1 - smooth) / factor + smooth)
         }
     }
 }

@@ -4,6 +4,9 @@ public enum RowCodec {
     /// Decodes `count` weights stored as `type` at `source` into float32.
     public static func dequantizeRow(type: GGMLType, source: UnsafeRawPointer, count: Int,
                                      into destination: UnsafeMutablePointer<Float>) throws {
+        guard count % type.blockSize == 0 else {
+            throw QuantError.rowNotBlockAligned(tensor: "row", rowLength: count, type: type)
+        }
         switch type {
         case .f32:
             destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)
@@ -15,6 +18,11 @@ public enum RowCodec {
             for i in 0 ..< count {
                 destination[i] = HalfFloat.bf16ToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
             }
+        case .q8_0: Q8_0.dequantizeRow(source, count: count, into: destination)
+        case .q4_0: Q4_0.dequantizeRow(source, count: count, into: destination)
+        case .q4_1: Q4_1.dequantizeRow(source, count: count, into: destination)
+        case .q5_0: Q5_0.dequantizeRow(source, count: count, into: destination)
+        case .q5_1: Q5_1.dequantizeRow(source, count: count, into: destination)
         default:
             throw QuantError.unsupportedType(type)
         }
@@ -23,6 +31,9 @@ public enum RowCodec {
     /// Encodes `count` float32 weights as `type` into `destination` (`type.rowBytes(count)` bytes).
     public static func quantizeRow(type: GGMLType, source: UnsafePointer<Float>, count: Int,
                                    into destination: UnsafeMutableRawPointer) throws {
+        guard count % type.blockSize == 0 else {
+            throw QuantError.rowNotBlockAligned(tensor: "row", rowLength: count, type: type)
+        }
         switch type {
         case .f32:
             destination.copyMemory(from: source, byteCount: 4 * count)
@@ -34,6 +45,11 @@ public enum RowCodec {
             for i in 0 ..< count {
                 destination.storeBytes(of: HalfFloat.bf16FromFloat(source[i]), toByteOffset: 2 * i, as: UInt16.self)
             }
+        case .q8_0: Q8_0.quantizeRow(source, count: count, into: destination)
+        case .q4_0: Q4_0.quantizeRow(source, count: count, into: destination)
+        case .q4_1: Q4_1.quantizeRow(source, count: count, into: destination)
+        case .q5_0: Q5_0.quantizeRow(source, count: count, into: destination)
+        case .q5_1: Q5_1.quantizeRow(source, count: count, into: destination)
         default:
             throw QuantError.unsupportedType(type)
         }

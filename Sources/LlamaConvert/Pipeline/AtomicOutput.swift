@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The output file is written under a temporary name beside its destination and renamed into
+/// place only when complete, so no reader ever sees a partial model and an existing file survives
+/// any failure. A run killed with SIGKILL leaves only `.NAME.llama-convert-partial`, which the next
+/// run to the same destination removes.
+final class AtomicOutput {
+    let finalPath: String
+    let tempPath: String
+    private var fd: Int32
+    private var committed = false
+
+    static func temporaryPath(for path: String) -> String {
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        return folder + "." + name + ".llama-convert-partial"
+    }
+
+    init(path: String, size: Int) throws {
+        finalPath = path
+        tempPath = AtomicOutput.temporaryPath(for: path)
+        unlink(tempPath)   // left by a killed run
+        fd = open(tempPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutputError.cannotCreate(path: tempPath, reason: String(cString: strerror(errno))) }
+        InterruptCleanup.arm(tempPath)
+        if ftruncate(fd, off_t(size)) != 0 {
+            let reason = String(cString: strerror(errno))
+            abandon()
+            throw OutputError.writeFailed(path: tempPath, offset: 0, reason: reason)
+        }
+    }
+
+    deinit { if !committed { abandon() } }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw OutputError.writeFailed(path: tempPath, offset: offset + done, reason: String(cString: strerror(errno)))
+            }
+            done += n
+        }
+    }
+
+    /// fsync, rename into place, fsync the folder.
+    func commit() throws {
+        guard fsync(fd) == 0 else { throw OutputError.writeFailed(path: tempPath, offset: 0, reason: String(cString: strerror(errno))) }
+        close(fd)
+        fd = -1
+        guard rename(tempPath, finalPath) == 0 else {
+            let reason = String(cString: strerror(errno))
+            abandon()
+            throw OutputError.cannotCreate(path: finalPath, reason: reason)
+        }
+        committed = true
+        InterruptCleanup.disarm()
+        let slash = finalPath.lastIndex(of: "/")
+        let folder = slash.map { String(finalPath[..<$0]) } ?? "."
+        let dirfd = open(folder.isEmpty ? "/" : folder, O_RDONLY)
+        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+    }
+
+    func abandon() {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(tempPath)
+        InterruptCleanup.disarm()
+    }
+}
+
+/// Removes the temporary output when the user interrupts (SIGINT, SIGTERM, SIGHUP): the handler
+/// only calls unlink and _exit, which are async-signal-safe.
+enum InterruptCleanup {
+    nonisolated(unsafe) private static var armedPath: UnsafeMutablePointer<CChar>? = nil
+
+    static func arm(_ path: String) {
+        disarm()
+        armedPath = strdup(path)
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { sig in
+                if let p = InterruptCleanup.armedPath { unlink(p) }
+                _exit(128 + sig)
+            }
+        }
+    }
+
+    static func disarm() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, SIG_DFL) }
+        if let p = armedPath { free(p) }
+        armedPath = nil
+    }
+}
+
+/// Errors writing the output.
+public enum OutputError: Error, CustomStringConvertible, Equatable {
+    /// The temporary file or the final name could not be created.
+    case cannotCreate(path: String, reason: String)
+    /// A write failed (disk full, I/O error).
+    case writeFailed(path: String, offset: Int, reason: String)
+    /// The output would replace one of the inputs, which are memory-mapped while we write.
+    case outputIsInput(path: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotCreate(path, reason): return "\(path): cannot create: \(reason)"
+        case let .writeFailed(path, offset, reason): return "\(path): offset \(offset): write failed: \(reason)"
+        case let .outputIsInput(path): return "\(path): the output would overwrite an input file"
+        }
+    }
+}

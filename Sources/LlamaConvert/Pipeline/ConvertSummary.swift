@@ -1,0 +1,33 @@
+import Foundation
+
+/// The closing summary of a conversion, as text.
+public enum ConvertSummary {
+    public static func text(_ r: ConvertReport, verbose: Bool) -> String {
+        var lines: [String] = []
+        lines.append("wrote \(r.output)")
+        lines.append(String(format: "  %@ → %@, %d parameters", r.format, r.quant, r.parameters))
+        lines.append(String(format: "  %.2f MB → %.2f MB, %.2f bits per weight", Double(r.inputBytes) / 1e6,
+                            Double(r.outputBytes) / 1e6, r.bitsPerWeight))
+        lines.append(String(format: "  %.2f s, %.0f MB/s of input, %d threads", r.seconds, r.inputMBPerSecond, r.threads))
+        if r.fallbacks.isEmpty {
+            lines.append("  fallbacks: none")
+        } else {
+            lines.append("  fallbacks (rows not a whole number of blocks):")
+            for f in r.fallbacks {
+                lines.append("    \(f.tensor): row length \(f.rowLength), \(f.wanted) → \(f.used)")
+            }
+        }
+        for note in r.notes { lines.append("  note: \(note)") }
+        if verbose, let tensors = r.tensors {
+            lines.append("  per-tensor error (relative RMS, SQNR):")
+            let width = tensors.map(\.name.count).max() ?? 0
+            for t in tensors {
+                let pad = String(repeating: " ", count: width - t.name.count)
+                let rel = t.relRMSError.map { String(format: "%.2e", $0) } ?? "-"
+                let sqnr = t.sqnrDB.map { $0.isFinite ? String(format: "%6.1f dB", $0) : "exact" } ?? "-"
+                lines.append("    \(t.name)\(pad)  \(t.type.padding(toLength: 5, withPad: " ", startingAt: 0))  \(rel)  \(sqnr)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

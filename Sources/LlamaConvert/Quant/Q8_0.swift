@@ -1,0 +1,47 @@
+/// Q8_0: 32 weights in 34 bytes, x = d · q with a signed byte per weight.
+///
+/// ```
+/// +--------+------------------------+
+/// | d: f16 | qs[0..31]: int8        |
+/// +--------+------------------------+
+/// 0        2                       34
+/// ```
+/// Mirrors ggml's `quantize_row_q8_0_ref` / `dequantize_row_q8_0` (ggml/src/ggml-quants.c):
+/// amax = max |x| (C's `MAX`, so a NaN propagates), d = amax / 127, id = d ≠ 0 ? 1/d : 0,
+/// q = roundf(x · id) (halves away from zero), d stored as fp16; the quants use the fp32 d.
+public enum Q8_0 {
+    public static let type = GGMLType.q8_0
+    public static let blockSize = 32
+    public static let typeSize = 2 + 32
+
+    public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        precondition(count % blockSize == 0, "Q8_0 row of \(count) is not whole blocks")
+        for b in 0 ..< count / blockSize {
+            let xb = x + b * blockSize
+            let yb = y + b * typeSize
+            var amax: Float = 0
+            for j in 0 ..< blockSize {
+                let a = abs(xb[j])
+                amax = amax > a ? amax : a
+            }
+            let d = amax / 127
+            let id: Float = d != 0 ? 1 / d : 0
+            yb.storeBytes(of: HalfFloat.fromFloat(d).littleEndian, as: UInt16.self)
+            for j in 0 ..< blockSize {
+                yb.storeBytes(of: CCast.truncatedLowByte((xb[j] * id).rounded()), toByteOffset: 2 + j, as: UInt8.self)
+            }
+        }
+    }
+
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        precondition(count % blockSize == 0, "Q8_0 row of \(count) is not whole blocks")
+        for b in 0 ..< count / blockSize {
+            let yb = y + b * typeSize
+            let xb = x + b * blockSize
+            let d = HalfFloat.toFloat(UInt16(littleEndian: yb.loadUnaligned(as: UInt16.self)))
+            for j in 0 ..< blockSize {
+                xb[j] = Float(Int8(bitPattern: yb.load(fromByteOffset: 2 + j, as: UInt8.self))) * d
+            }
+        }
+    }
+}
