@@ -222,3 +222,40 @@ struct ForwardPassTests {
         }
     }
 }
+
+/// The acceptance test: over the source checkpoints, the forward pass reproduces the logits
+/// transformers computed (`reference.json`) for the fixture's tokens.
+@Suite("Forward pass on the fixtures")
+struct ForwardPassFixtureTests {
+    /// float32 throughout on both sides; differences come from summation order and libm (~1e-6).
+    static let logitTolerance: Float = 1e-4
+
+    @Test("source weights reproduce transformers' logits within 1e-4", arguments: [
+        "hf-gqa-bf16-sharded", "hf-mqa-f16-tied-rope31", "meta-gqa-mp2", "meta-mha-l2-mp2",
+        "meta-copy-of-hf-mqa", "hf-copy-of-meta-gqa",
+    ])
+    func reproducesReference(folder: String) throws {
+        let reference = try Fixtures.reference(folder)
+        let graph = try ModelLoader.load(path: Fixtures.path(folder))
+        let logits = try Transformer(graph: graph, threads: 2).logits(tokens: reference.tokens)
+        #expect(logits.count == reference.logits.count)
+        var worst: Float = 0
+        for (row, expected) in zip(logits, reference.logits) {
+            #expect(row.count == expected.count)
+            for (a, b) in zip(row, expected) { worst = max(worst, abs(a - b)) }
+        }
+        #expect(worst <= Self.logitTolerance, "\(folder): max |Δlogit| = \(worst)")
+        let report = ParityReport.compare(source: reference.logits, converted: logits, tokens: reference.tokens)
+        #expect(report.top1Agreement == 1 && report.klMax < 1e-8)
+    }
+}
+
+extension ForwardPassTests {
+    @Test("weights in ggml block formats are consumed in place and match the naive result on their decoded values",
+          arguments: [GGMLType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1])
+    func blockTypes(type: GGMLType) throws {
+        let g = SyntheticModel.graph(SyntheticModel.config(dim: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 50), type: type)
+        let expected = try NaiveLlama(g).logits(tokens)
+        #expect(worstError(try Transformer(graph: g).logits(tokens: tokens), expected) < naiveTolerance)
+    }
+}
