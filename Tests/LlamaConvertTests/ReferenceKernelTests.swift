@@ -41,11 +41,12 @@ struct ReferenceKernelTests {
         for i in y.indices { #expect(abs(Double(y[i]) - expected[i]) < 1e-4, "element \(i)") }
     }
 
-    @Test("the product's bits do not depend on the thread count or the batch a row comes in")
-    func deterministic() throws {
+    @Test("the product's bits do not depend on the thread count or the batch a row comes in",
+          arguments: [GGMLType.f16, .bf16, .f32, .q8_0])
+    func deterministic(type: GGMLType) throws {
         var rng = SyntheticModel.Random(seed: 99)
         let rows = 200, cols = 2048, batch = 33
-        let source = SyntheticModel.tensor(rng.values(rows * cols, -1 ... 1), shape: [rows, cols], type: .f16, name: "w")
+        let source = SyntheticModel.tensor(rng.values(rows * cols, -1 ... 1), shape: [rows, cols], type: type, name: "w")
         let m = StoredMatrix(name: "w", source: source)
         let x = rng.values(batch * cols, -1 ... 1)
         let reference = try product(m, x, batch: batch, threads: 1)
@@ -112,6 +113,25 @@ struct ReferenceKernelTests {
         let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         let got = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { Dot.f32(pa.baseAddress!, $0.baseAddress!, count: count) } }
         #expect(abs(Double(got) - expected) < 1e-5)
+    }
+
+    @Test("the fused fp16/bf16 dot gives the bits of decode-then-dot", arguments: [8, 32, 40, 256, 264])
+    func fusedHalfDot(count: Int) throws {
+        var rng = SyntheticModel.Random(seed: UInt64(count) + 11)
+        let x = rng.values(count, -1 ... 1), w = rng.values(count, -2 ... 2)
+        for type in [GGMLType.f16, .bf16] {
+            let stored = SyntheticModel.tensor(w, shape: [count], type: type, name: "w")
+            let decoded = try stored.floats()
+            let bytes = try stored.storedBytes()
+            let fused = bytes.withUnsafeBytes { raw in
+                x.withUnsafeBufferPointer { xp in
+                    type == .f16 ? Dot.halves(raw.baseAddress!, xp.baseAddress!, count: count, HalfFloat.toFloat8)
+                        : Dot.halves(raw.baseAddress!, xp.baseAddress!, count: count, HalfFloat.bf16ToFloat8)
+                }
+            }
+            let plain = decoded.withUnsafeBufferPointer { d in x.withUnsafeBufferPointer { Dot.f32(d.baseAddress!, $0.baseAddress!, count: count) } }
+            #expect(fused.bitPattern == plain.bitPattern, "\(type.name)")
+        }
     }
 
     @Test("softmax sums to one, keeps order and survives large logits")

@@ -32,6 +32,33 @@ enum Dot {
         return sum
     }
 
+    /// Σ w[i]·x[i] with w stored as 16-bit halves (fp16 or bf16 per `convert`), decoded on the fly.
+    /// The same operations in the same order as decoding w and calling `f32`, so the two give
+    /// identical bits (tested); `count` must be a multiple of 8.
+    @inline(__always)
+    static func halves(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int,
+                       _ convert: (SIMD8<UInt16>) -> SIMD8<Float>) -> Float {
+        let rx = UnsafeRawPointer(x)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        while i &+ 32 <= count {
+            let w0 = convert(w.loadUnaligned(fromByteOffset: 2 &* i, as: SIMD8<UInt16>.self))
+            let w1 = convert(w.loadUnaligned(fromByteOffset: 2 &* (i &+ 8), as: SIMD8<UInt16>.self))
+            let w2 = convert(w.loadUnaligned(fromByteOffset: 2 &* (i &+ 16), as: SIMD8<UInt16>.self))
+            let w3 = convert(w.loadUnaligned(fromByteOffset: 2 &* (i &+ 24), as: SIMD8<UInt16>.self))
+            acc0 += SIMD16(lowHalf: w0, highHalf: w1) * rx.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD16<Float>.self)
+            acc1 += SIMD16(lowHalf: w2, highHalf: w3) * rx.loadUnaligned(fromByteOffset: 4 &* (i &+ 16), as: SIMD16<Float>.self)
+            i &+= 32
+        }
+        while i &+ 8 <= count {
+            let p = convert(w.loadUnaligned(fromByteOffset: 2 &* i, as: SIMD8<UInt16>.self))
+                * rx.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD8<Float>.self)
+            acc0 += SIMD16(lowHalf: p, highHalf: SIMD8())
+            i &+= 8
+        }
+        return reduce(acc0 + acc1)
+    }
+
     /// The lanes summed as a fixed tree (halves added pairwise): four vector adds, where
     /// `SIMD.sum()` adds the sixteen lanes one after another, a chain of dependent additions.
     @inline(__always)

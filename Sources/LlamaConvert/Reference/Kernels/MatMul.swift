@@ -30,6 +30,7 @@ enum MatMul {
         let panel = starts == nil ? max(cols, 1) : max(tile, panelFloats / batch / tile * tile)
         // Below ~64K multiply-adds per range, dispatching costs more than it saves.
         let grain = max(1, (1 << 16) / max(1, cols * batch))
+        let fusedHalves = (type == .f16 || type == .bf16) && batch <= 2 && cols % 8 == 0
         let out = SharedPointer(y) // a range writes y[b·yStride + r] for its own rows r only
         try pool.forEachRange(w.rows, grain: grain) { rows, slot in
             let scratch = pool.scratch(slot: slot)
@@ -50,6 +51,19 @@ enum MatMul {
                     var t0 = c0
                     while t0 < c1 {
                         let n = min(tile, c1 - t0)
+                        if fusedHalves {
+                            // One or two tokens: decoding inside the dot beats a round trip
+                            // through the scratch tile (same bits either way).
+                            let source = row + 2 * t0
+                            for b in 0 ..< batch {
+                                let xb = x + b * xStride + t0
+                                out.base[b * yStride + r] += type == .f16
+                                    ? Dot.halves(source, xb, count: n, HalfFloat.toFloat8)
+                                    : Dot.halves(source, xb, count: n, HalfFloat.bf16ToFloat8)
+                            }
+                            t0 += n
+                            continue
+                        }
                         let weights: UnsafePointer<Float>
                         if type == .f32 {
                             weights = (row + 4 * t0).assumingMemoryBound(to: Float.self)
