@@ -14,19 +14,16 @@ extension HalfFloat {
         // large kernel they stay out-of-line calls.
         let h = widen(bits)
         let magnitude = h & 0x7fff
-        let sign = (h & 0x8000) &<< 16
-        // All ones where the exponent is 0 (zero, subnormal), resp. 31 (infinity, NaN).
-        let tiny = (magnitude &- 0x0400) &>> 31
+        // Exponent and mantissa moved into float32 position read as a float32 of exponent bias
+        // 127; multiplying by 2^(127−15) rebiases it exactly. This covers normals, zero and the
+        // subnormals (a float32 subnormal times 2¹¹² is exact and normal).
+        let shifted = magnitude &<< 13
+        let scaled = unsafeBitCast(unsafeBitCast(shifted, to: SIMD8<Float>.self) * 0x1p112, to: SIMD8<Int32>.self)
+        // Infinity and NaN (exponent 31) keep their mantissa, the NaN payload, under an
+        // all-ones exponent. `huge` is all ones in those lanes.
         let huge = (0x7bff &- magnitude) &>> 31
-        // Normal numbers: move exponent and mantissa into place, rebias the exponent by 127 − 15.
-        let normal = (magnitude &<< 13) &+ 0x3800_0000
-        // Subnormals: 2⁻¹⁴·(1 + m/1024) − 2⁻¹⁴ = m·2⁻²⁴, exact (the operands are within a factor 2).
-        let offset = unsafeBitCast((magnitude &<< 13) &+ 0x3880_0000, to: SIMD8<Float>.self)
-        let subnormal = unsafeBitCast(offset - 0x1p-14, to: SIMD8<Int32>.self)
-        // Infinity and NaN keep their mantissa (the NaN payload) under an all-ones exponent.
-        let infinityOrNaN = (magnitude &<< 13) | 0x7f80_0000
-        let f32 = (normal & ~(tiny | huge)) | (subnormal & tiny) | (infinityOrNaN & huge)
-        return unsafeBitCast(f32 | sign, to: SIMD8<Float>.self)
+        let f32 = (scaled & ~huge) | ((shifted | 0x7f80_0000) & huge)
+        return unsafeBitCast(f32 | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
     }
 
     /// Zero-extends eight UInt16 lanes to Int32, lane by lane so the optimiser sees unpacks.
