@@ -24,6 +24,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "quant-bench",
+            dependencies: ["LlamaConvert"]
+        ),
         .testTarget(
             name: "LlamaConvertTests",
             dependencies: ["LlamaConvert", "CZlib", "CZstd"]

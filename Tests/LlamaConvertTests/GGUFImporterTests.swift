@@ -20,26 +20,28 @@ struct LlamaSample {
         self.config = config
         metadata = llamaMetadata(config: config, name: "sample", fileType: LlamaFileType.mostlyQ8_0.rawValue)
         var rng = SplitMix(seed: seed)
-        var roles: [(TensorRole, Int?)] = [(.tokenEmbedding, nil)]
+        var roles: [(TensorRole, Int?)] = config.ropeScaling == nil ? [] : [(.ropeFreqs, nil)]
+        roles.append((.tokenEmbedding, nil))
         for layer in 0 ..< config.nLayers { roles += TensorRole.layerRoles.map { ($0, layer) } }
         roles.append((.outputNorm, nil))
         if !config.tiedEmbeddings { roles.append((.output, nil)) }
         var sources: [String: OwnedTensor] = [:]
         var tensors: [(plan: GGUFTensorPlan, bytes: [UInt8])] = []
         for (i, (role, layer)) in roles.enumerated() {
-            let shape = GGUFImporter.expectedShape(role, config)
+            let name = TensorNames.gguf(role, layer: layer)
+            if role == .ropeFreqs, let scaling = config.ropeScaling {
+                // convert_hf_to_gguf emits rope_freqs first (generate_extra_tensors).
+                let divisors = scaling.divisors(headDim: config.headDim, theta: config.ropeTheta)
+                sources[name] = OwnedTensor(floats: divisors, shape: [divisors.count])
+                tensors.append((GGUFTensorPlan(name: name, type: .f32, shape: [divisors.count]), try Self.encode(divisors, type: .f32, rowLength: divisors.count)))
+                continue
+            }
+            let shape = GraphAssembly.expectedShape(role, config)
             let count = shape.reduce(1, *)
             let floats = shape.count == 1 ? (0 ..< count).map { _ in 1 + rng.normal() * 0.1 } : (0 ..< count).map { _ in rng.normal() * 0.02 }
             let type = shape.count == 1 ? GGMLType.f32 : Self.types[i % Self.types.count]
-            let name = TensorNames.gguf(role, layer: layer)
             sources[name] = OwnedTensor(floats: floats, shape: shape)
             tensors.append((GGUFTensorPlan(name: name, type: type, shape: shape), try Self.encode(floats, type: type, rowLength: shape.last!)))
-        }
-        if let scaling = config.ropeScaling {
-            let divisors = scaling.divisors(headDim: config.headDim, theta: config.ropeTheta)
-            let name = TensorNames.gguf(.ropeFreqs)
-            sources[name] = OwnedTensor(floats: divisors, shape: [divisors.count])
-            tensors.append((GGUFTensorPlan(name: name, type: .f32, shape: [divisors.count]), try Self.encode(divisors, type: .f32, rowLength: divisors.count)))
         }
         self.sources = sources
         self.tensors = tensors
@@ -107,14 +109,14 @@ struct GGUFImporterTests {
     func roundTrip(tied: Bool, headDim: Int, scaled: Bool) throws {
         let config = LlamaSample.gqaConfig(tied: tied, headDim: headDim, scaling: scaled ? .metaLlama31 : nil)
         let sample = try LlamaSample(config: config)
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("m.gguf")
         try sample.write(to: path)
         let graph = try GGUFImporter.load(path: path)
         #expect(graph.format == .gguf && graph.config == config, "\(graph.config)")
         #expect(graph.notes.isEmpty, "\(graph.notes)")
-        #expect(graph.tensors.count == sample.tensors.count)
+        #expect(graph.tensors.map(\.name) == sample.tensors.map(\.plan.name), "canonical order, rope_freqs first")
         for t in graph.tensors {
             let written = try #require(sample.tensors.first { $0.plan.name == t.name })
             #expect(t.source.shape == written.plan.shape && t.source.type == written.plan.type)
@@ -127,28 +129,37 @@ struct GGUFImporterTests {
     @Test("import refuses other architectures, missing tensors and wrong shapes")
     func importErrors() throws {
         let sample = try LlamaSample(config: LlamaSample.gqaConfig())
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let a = dir.file("a.gguf")
         try sample.write(to: a, metadata: sample.metadata.map { $0.0 == GGUFKeys.General.architecture ? ($0.0, .string("gpt2")) : $0 })
         #expect(throws: GGUFError.notLlama(path: a, architecture: "gpt2")) { try GGUFImporter.load(path: a) }
         let b = dir.file("b.gguf")
-        try sample.write(to: b, dropping: ["blk.1.ffn_up.weight"])
-        #expect(throws: GGUFError.missingTensor(path: b, tensor: "blk.1.ffn_up.weight")) { try GGUFImporter.load(path: b) }
+        let up1 = TensorNames.gguf(.ffnUp, layer: 1)
+        try sample.write(to: b, dropping: [up1])
+        #expect(throws: ConfigError.missingTensor(path: b, tensor: up1)) { try GGUFImporter.load(path: b) }
         let c = dir.file("c.gguf")
         try sample.write(to: c, metadata: sample.metadata.map { $0.0 == GGUFKeys.Llama.feedForwardLength ? ($0.0, .uint32(128)) : $0 })
-        #expect(throws: GGUFError.wrongShape(path: c, tensor: "blk.0.ffn_gate.weight", expected: [128, 64], found: [96, 64])) {
+        #expect(throws: ConfigError.shapeMismatch(path: c, tensor: TensorNames.gguf(.ffnGate, layer: 0), expected: [128, 64], found: [96, 64])) {
             try GGUFImporter.load(path: c)
         }
         let d = dir.file("d.gguf")
         try sample.write(to: d, metadata: sample.metadata.filter { $0.0 != GGUFKeys.Llama.Attention.layerNormRMSEpsilon })
-        #expect(throws: GGUFError.self) { try GGUFImporter.load(path: d) }
+        #expect(throws: GGUFError.badKey(path: d, key: GGUFKeys.Llama.Attention.layerNormRMSEpsilon, problem: "missing")) {
+            try GGUFImporter.load(path: d)
+        }
+        let e = dir.file("e.gguf")
+        var extra = sample.tensors
+        let bias = TensorNames.gguf(.attnQ, layer: 0).replacingOccurrences(of: ".weight", with: ".bias")
+        extra.append((GGUFTensorPlan(name: bias, type: .f32, shape: [64]), [UInt8](repeating: 0, count: 256)))
+        try writeGGUF(path: e, metadata: sample.metadata, tensors: extra)
+        #expect(throws: ConfigError.unexpectedTensor(path: e, tensor: bias)) { try GGUFImporter.load(path: e) }
     }
 
     @Test("the expectation records our dequantized values and the source floats for check_gguf.py")
     func expectation() throws {
         let sample = try LlamaSample(config: LlamaSample.gqaConfig())
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("m.gguf")
         try sample.write(to: path)
@@ -175,5 +186,17 @@ struct GGUFImporterTests {
                 try FileManager.default.copyItem(atPath: dir.file(name), toPath: keep + "/" + name)
             }
         }
+    }
+}
+
+extension GGUFImporterTests {
+    @Test("a huge block_count is refused from the tensor count before anything is sized by it")
+    func hugeBlockCount() throws {
+        let sample = try LlamaSample(config: LlamaSample.gqaConfig())
+        let dir = TempFolder()
+        defer { dir.remove() }
+        let path = dir.file("m.gguf")
+        try sample.write(to: path, metadata: sample.metadata.map { $0.0 == GGUFKeys.Llama.blockCount ? ($0.0, .uint32(0xFF00_0002)) : $0 })
+        #expect(throws: GGUFError.self) { try GGUFImporter.load(path: path) }
     }
 }

@@ -18,7 +18,7 @@ struct GGUFMutationTests {
             (GGUFKeys.Tokenizer.addBOSToken, .bool(true)),
             ("test.nested", .array(.array, [.array(.uint16, [.uint16(1)]), .strings(["q"])])),
         ]
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         try base.write(to: dir.file("good.gguf"), metadata: metadata)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("good.gguf"))))
@@ -49,7 +49,7 @@ struct GGUFMutationTests {
     @Test("every truncation of the header and a stride through the data is refused with the file named")
     func truncations() throws {
         let (good, header) = try Self.sample()
-        let dir = try TempDir(inMemory: true)
+        let dir = TempFolder(inMemory: true)
         defer { dir.remove() }
         let lengths = Array(0 ..< header) + Array(stride(from: header, to: good.count, by: 97)) + [good.count - 1]
         for (i, n) in lengths.enumerated() {
@@ -62,7 +62,7 @@ struct GGUFMutationTests {
     @Test("flipping any header byte reads or is refused, never crashes")
     func byteFlips() throws {
         let (good, header) = try Self.sample()
-        let dir = try TempDir(inMemory: true)
+        let dir = TempFolder(inMemory: true)
         defer { dir.remove() }
         var refused = 0
         for position in 0 ..< header {
@@ -78,7 +78,7 @@ struct GGUFMutationTests {
     @Test("huge counts and lengths written over any header position are refused or read, never allocated")
     func hugeValues() throws {
         let (good, header) = try Self.sample()
-        let dir = try TempDir(inMemory: true)
+        let dir = TempFolder(inMemory: true)
         defer { dir.remove() }
         for position in 0 ..< header - 8 {
             for value: UInt64 in [UInt64.max, 0x0000_0001_0000_0000, 0x7FFF_FFFF] {

@@ -22,7 +22,7 @@ struct GGUFBytes {
 struct GGUFReaderTests {
     /// Writes `bytes`, opens them, and returns the error (nil when the file reads).
     static func open(_ bytes: [UInt8]) throws -> (path: String, error: GGUFError?) {
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("case.gguf")
         try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -2,18 +2,9 @@ import Foundation
 import Testing
 @testable import LlamaConvert
 
-/// A fresh folder under /tmp for one test's files.
-struct TempDir {
-    let path: String
-    /// `inMemory` puts it on /dev/shm when there is one (the mutation tests write thousands of files).
-    init(inMemory: Bool = false) throws {
-        let base = inMemory && FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm")
-            : FileManager.default.temporaryDirectory
-        path = base.appendingPathComponent("llama-convert-tests-" + UUID().uuidString).path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
+extension TempFolder {
+    /// The path of `name` inside the folder.
     func file(_ name: String) -> String { path + "/" + name }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 enum GGUFSamples {
@@ -41,7 +32,7 @@ enum GGUFSamples {
 struct GGUFTests {
     @Test("every value type and array, nested ones included, reads back bit for bit")
     func valueRoundTrip() throws {
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("values.gguf")
         try writeGGUF(path: path, metadata: GGUFSamples.everyValue, tensors: [])
@@ -70,9 +61,10 @@ struct GGUFTests {
     @Test("tensor offsets are aligned running sums, dims are written innermost first, and data lands where the reader looks",
           arguments: [32, 64, 4096])
     func tensorPlacement(alignment: Int) throws {
-        let plans = [GGUFTensorPlan(name: "token_embd.weight", type: .q8_0, shape: [5, 64]),
-                     GGUFTensorPlan(name: "blk.0.attn_norm.weight", type: .f32, shape: [7]),
-                     GGUFTensorPlan(name: "blk.0.attn_q.weight", type: .q4_0, shape: [3, 96]),
+        let embd = TensorNames.gguf(.tokenEmbedding)
+        let plans = [GGUFTensorPlan(name: embd, type: .q8_0, shape: [5, 64]),
+                     GGUFTensorPlan(name: TensorNames.gguf(.attnNorm, layer: 0), type: .f32, shape: [7]),
+                     GGUFTensorPlan(name: TensorNames.gguf(.attnQ, layer: 0), type: .q4_0, shape: [3, 96]),
                      GGUFTensorPlan(name: "three.d", type: .f16, shape: [2, 3, 5]),
                      GGUFTensorPlan(name: "four.d", type: .bf16, shape: [1, 2, 3, 4]),
                      GGUFTensorPlan(name: "empty", type: .f32, shape: [0, 4])]
@@ -87,7 +79,7 @@ struct GGUFTests {
         }
         #expect(layout.fileSize == layout.dataOffset + expectedRelative)
 
-        let dir = try TempDir()
+        let dir = TempFolder()
         defer { dir.remove() }
         let path = dir.file("t.gguf")
         try writeGGUF(path: path, metadata: [(GGUFKeys.General.architecture, .string("test"))], tensors: tensors, alignment: alignment)
@@ -105,9 +97,10 @@ struct GGUFTests {
             #expect(raw[(info.fileOffset + info.byteCount) ..< padEnd].allSatisfy { $0 == 0 })
         }
         // ne[0] first: token_embd [5, 64] is stored as n_dims 2, 64, 5.
+        let n = embd.utf8.count
         let nameEnd = layout.headerBytes.indices.first { i in
-            i + 17 <= layout.headerBytes.count && Array(layout.headerBytes[i ..< i + 17]) == Array("token_embd.weight".utf8)
-        }.map { $0 + 17 }
+            i + n <= layout.headerBytes.count && Array(layout.headerBytes[i ..< i + n]) == Array(embd.utf8)
+        }.map { $0 + n }
         let dims = try #require(nameEnd).self
         #expect(Array(layout.headerBytes[dims ..< dims + 20]) == [2, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0])
     }

@@ -172,6 +172,21 @@ struct LegacyQuantTests {
         _ = try Self.dequantize(Array(out[0 ..< rowBytes]), type, count: 96)
     }
 
+    @Test("the C cast: trunc toward zero, low byte, x86's 0 for NaN and out of range")
+    func cCasts() {
+        var rng = SplitMix(seed: 11)
+        var values: [Float] = [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, -127.5, 0.49999997, -0.49999997, 0, -0.0, 8388607.5, 16777216, 3e9, -3e9]
+        values += (0 ..< 20000).map { _ in rng.normal() * 100 }
+        values += (-600 ... 600).map { Float($0) / 4 }
+        for v in values {
+            let truncated = UInt8(truncatingIfNeeded: Int64(exactly: v.rounded(.towardZero)).map { abs($0) < 1 << 31 ? $0 : 0 } ?? 0)
+            #expect(CCast.truncatedLowByte(v) == truncated, "\(v)")
+        }
+        for v: Float in [.nan, .infinity, -.infinity, 2_147_483_648, -2_147_483_904] {
+            #expect(CCast.truncatedLowByte(v) == 0 && CCast.truncatedLowByte(v.rounded()) == 0)
+        }
+    }
+
     @Test("a row that is not whole blocks is refused", arguments: types)
     func partialBlock(type: GGMLType) {
         let x = [Float](repeating: 1, count: 40)

@@ -86,6 +86,18 @@ struct SafetensorsHeaderRuleTests {
         expectRefused(B.file("{\"a\":" + deep + "}"), .invalidJSON(path: p, offset: 13 + 127, problem: "nesting deeper than 128 levels"))
     }
 
+    @Test("a document with more values than the cap is refused before its tree grows")
+    func valueCap() throws {
+        let text = Array("{\"a\":[1,2,3,4]}".utf8)
+        try text.withUnsafeBytes { bytes in
+            _ = try StrictJSONParser.parse(path: p, bytes: bytes, baseOffset: 8, maxValues: 6)
+            #expect(throws: SafetensorsError.invalidJSON(path: p, offset: 8 + 12, problem: "more than 5 values")) {
+                _ = try StrictJSONParser.parse(path: p, bytes: bytes, baseOffset: 8, maxValues: 5)
+            }
+        }
+        #expect(StrictJSONParser.maxValues == 10_000_000)
+    }
+
     @Test("every duplicate key is refused, even two identical tensor entries")
     func duplicates() {
         let entry = #"{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#
@@ -214,6 +226,7 @@ struct SafetensorsValidFileTests {
         let onlyMetadata = try B.parse(B.file(#"{"__metadata__":{"format":"pt"}}"#))
         #expect(onlyMetadata.entries.isEmpty)
         #expect(onlyMetadata.metadata == ["format": "pt"])
+        #expect(try B.parse(B.file(#"{"__metadata__":null}"#)).metadata.isEmpty)  // upstream: Option, null = absent
     }
 
     @Test("whitespace padding before and after the object is accepted")
@@ -310,5 +323,272 @@ struct SafetensorsValidFileTests {
         var scratch = [UInt8](repeating: 0, count: 4096)
         try scratch.withUnsafeMutableBytes { try tensor.readRows(rows - 1 ..< rows, into: $0) }
         #expect(residentPages(far) > 0)
+    }
+}
+
+/// Compares what the reader maps with a fixture's `reference.json` table.
+enum SafetensorsReference {
+    /// The table's `sum` is exact (`math.fsum` over float64). Ours adds the same float values in
+    /// float64 in order, which errs by at most n·2⁻⁵³·Σ|x|; 1e-9·Σ|x| leaves ample room for that
+    /// and still catches a single wrong element.
+    static let relativeSumTolerance = 1e-9
+
+    static func check(_ tensor: MappedTensor, against record: Fixtures.TensorRecord, name: String,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(tensor.type.name.lowercased() == record.dtype.lowercased(), "\(name) dtype", sourceLocation: sourceLocation)
+        #expect(tensor.shape == record.shape, "\(name) shape", sourceLocation: sourceLocation)
+        let bytes = try #require(tensor.contiguousBytes, sourceLocation: sourceLocation)
+        #expect(CRC32.checksum(bytes) == record.crc32, "\(name) crc32", sourceLocation: sourceLocation)
+        let values = try tensor.floats()
+        let sum = values.reduce(0.0) { $0 + Double($1) }
+        let magnitude = values.reduce(0.0) { $0 + abs(Double($1)) }
+        #expect(abs(sum - record.sum) <= relativeSumTolerance * max(1, magnitude), "\(name) sum \(sum) vs \(record.sum)",
+                sourceLocation: sourceLocation)
+        #expect(values.prefix(record.first.count).map(Double.init) == record.first, "\(name) first values", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("safetensors fixtures")
+struct SafetensorsFixtureTests {
+    @Test("every tensor of each HF fixture matches reference.json", arguments: [
+        "hf-gqa-bf16-sharded", "hf-mqa-f16-tied-rope31", "hf-copy-of-meta-gqa",
+    ])
+    func matchesReference(folder: String) throws {
+        let checkpoint = try SafetensorsCheckpoint.open(folder: Fixtures.path(folder))
+        let reference = try Fixtures.reference(folder)
+        #expect(Set(checkpoint.tensors.map(\.name)) == Set(reference.tensors.keys))
+        #expect(checkpoint.tensors.count == reference.tensors.count)
+        for (name, record) in reference.tensors.sorted(by: { $0.key < $1.key }) {
+            let tensor = try #require(checkpoint.tensor(named: name), "\(name) missing")
+            try SafetensorsReference.check(tensor, against: record, name: name)
+        }
+        for file in checkpoint.files {
+            #expect(file.metadata["format"] == "pt")
+            let offsets = file.tensors.map(\.source.offset)
+            #expect(offsets == offsets.sorted())
+        }
+    }
+
+    @Test("the sharded fixture opens through its index, shards in index order")
+    func sharded() throws {
+        let folder = Fixtures.path("hf-gqa-bf16-sharded")
+        let checkpoint = try SafetensorsCheckpoint.open(folder: folder)
+        #expect(checkpoint.indexPath == folder + "/" + ShardIndex.fileName)
+        #expect(checkpoint.files.map(\.path) == [folder + "/model-00001-of-00002.safetensors", folder + "/model-00002-of-00002.safetensors"])
+        #expect(checkpoint.tensors.map(\.name) == checkpoint.files.flatMap { $0.tensors.map(\.name) })
+        #expect(checkpoint.tensors.allSatisfy { $0.source.type == .bf16 })
+    }
+
+    @Test("the good base of the broken files reads as its table says")
+    func goodBase() throws {
+        struct Table: Decodable { let tensors: [String: Fixtures.TensorRecord] }
+        let table = try JSONDecoder().decode(Table.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("bad/safetensors-good-base.json"))))
+        let file = try SafetensorsFile(path: Fixtures.path("bad/safetensors-good-base.safetensors"))
+        #expect(Set(file.names) == Set(table.tensors.keys))
+        for (name, record) in table.tensors {
+            try SafetensorsReference.check(try #require(file.tensor(named: name)), against: record, name: name)
+        }
+    }
+
+    /// Opens a broken fixture, expecting a `SafetensorsError` whose description starts with its path.
+    private func refusal(_ name: String) throws -> SafetensorsError {
+        let path = Fixtures.path("bad/" + name)
+        do {
+            _ = try SafetensorsFile(path: path)
+        } catch let error as SafetensorsError {
+            #expect(error.description.hasPrefix(path + ": "), "\(error)")
+            return error
+        }
+        throw FixtureAccepted(name: name)
+    }
+
+    struct FixtureAccepted: Error { let name: String }
+
+    @Test("each broken safetensors fixture gives its own error")
+    func brokenFixtures() throws {
+        let p = { (name: String) in Fixtures.path("bad/" + name) }
+        var error = try refusal("safetensors-bad-json.safetensors")
+        if case .invalidJSON = error {} else { Issue.record("bad-json: \(error)") }
+
+        #expect(try refusal("safetensors-bogus-dtype-name.safetensors")
+            == .unknownDtype(path: p("safetensors-bogus-dtype-name.safetensors"), tensor: "model.layers.0.mlp.up_proj.weight", dtype: "I4"))
+
+        error = try refusal("safetensors-duplicate-name.safetensors")
+        if case let .duplicateKey(_, _, key) = error { #expect(key == "lm_head.weight") } else { Issue.record("duplicate: \(error)") }
+
+        error = try refusal("safetensors-gap.safetensors")
+        if case let .offsetMismatch(_, tensor, expected, found) = error {
+            #expect(tensor == "model.norm.weight" && found == expected + 8)
+        } else { Issue.record("gap: \(error)") }
+
+        error = try refusal("safetensors-overlap.safetensors")
+        if case let .offsetMismatch(_, tensor, expected, found) = error {
+            #expect(tensor == "model.norm.weight" && found == expected - 16)
+        } else { Issue.record("overlap: \(error)") }
+
+        #expect(try refusal("safetensors-header-past-eof.safetensors")
+            == .headerPastEnd(path: p("safetensors-header-past-eof.safetensors"), length: 28016, fileSize: 28000))
+        #expect(try refusal("safetensors-huge-header-len.safetensors")
+            == .headerTooLarge(path: p("safetensors-huge-header-len.safetensors"), length: 9_223_372_036_854_775_816, cap: 100_000_000))
+
+        error = try refusal("safetensors-shape-mismatch.safetensors")
+        if case let .byteCountMismatch(_, tensor, expected, found) = error {
+            #expect(tensor == "model.norm.weight" && expected == 66 && found == 64)
+        } else { Issue.record("shape-mismatch: \(error)") }
+
+        error = try refusal("safetensors-truncated.safetensors")
+        if case let .dataSizeMismatch(_, _, dataBytes, fileDataBytes) = error {
+            #expect(dataBytes > fileDataBytes)
+        } else { Issue.record("truncated: \(error)") }
+
+        #expect(try refusal("safetensors-unknown-dtype.safetensors")
+            == .unsupportedDtype(path: p("safetensors-unknown-dtype.safetensors"), tensor: "model.layers.0.mlp.up_proj.weight", dtype: "F8_E4M3"))
+    }
+}
+
+@Suite("safetensors checkpoints and shard indexes")
+struct SafetensorsCheckpointTests {
+    static let shardedFolder = Fixtures.path("hf-gqa-bf16-sharded")
+    static let shard1 = "model-00001-of-00002.safetensors"
+    static let shard2 = "model-00002-of-00002.safetensors"
+
+    /// The fixture's weight_map, tensor → shard.
+    private func weightMap() throws -> [String: String] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.shardedFolder + "/" + ShardIndex.fileName))
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try #require(root["weight_map"] as? [String: String])
+    }
+
+    /// A temporary folder with `shards` symlinked (link name → fixture shard) and an index of `map`.
+    private func folder(shards: [String: String], map: [String: String]?) throws -> TempFolder {
+        let folder = TempFolder()
+        for (link, target) in shards {
+            try FileManager.default.createSymbolicLink(atPath: folder.path + "/" + link, withDestinationPath: Self.shardedFolder + "/" + target)
+        }
+        if let map {
+            let index: [String: Any] = ["metadata": ["total_size": 1], "weight_map": map]
+            try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys]).write(to: URL(fileURLWithPath: folder.path + "/" + ShardIndex.fileName))
+        }
+        return folder
+    }
+
+    private func refusal(_ folder: TempFolder) throws -> Error {
+        do {
+            _ = try SafetensorsCheckpoint.open(folder: folder.path)
+        } catch {
+            return error
+        }
+        throw SafetensorsFixtureTests.FixtureAccepted(name: folder.path)
+    }
+
+    private var both: [String: String] { [Self.shard1: Self.shard1, Self.shard2: Self.shard2] }
+
+    @Test("a rebuilt index over linked shards opens like the fixture")
+    func rebuilt() throws {
+        let temp = try folder(shards: both, map: try weightMap())
+        defer { temp.remove() }
+        let checkpoint = try SafetensorsCheckpoint.open(folder: temp.path)
+        #expect(checkpoint.tensors.count == (try weightMap()).count)
+    }
+
+    @Test("a shard the index names but the folder lacks is shardMissing, naming the index")
+    func missingShard() throws {
+        let map = try weightMap()
+        let temp = try folder(shards: [Self.shard1: Self.shard1], map: map)
+        defer { temp.remove() }
+        let index = temp.path + "/" + ShardIndex.fileName
+        let error = try refusal(temp)
+        #expect(error as? SafetensorsError == .shardMissing(path: index, shard: Self.shard2, tensors: map.values.filter { $0 == Self.shard2 }.count))
+        #expect("\(error)".hasPrefix(index + ": "))
+    }
+
+    @Test("a tensor mapped to a shard that does not hold it is tensorMissingFromShard")
+    func tensorMissing() throws {
+        var map = try weightMap()
+        let moved = try #require(map.first { $0.value == Self.shard1 }?.key)
+        map[moved] = Self.shard2
+        let temp = try folder(shards: both, map: map)
+        defer { temp.remove() }
+        #expect(try refusal(temp) as? SafetensorsError
+            == .tensorMissingFromShard(path: temp.path + "/" + ShardIndex.fileName, tensor: moved, shard: Self.shard2))
+
+        // A name that no shard holds at all, likewise.
+        var extra = try weightMap()
+        extra["model.layers.9.mlp.up_proj.weight"] = Self.shard1
+        let temp2 = try folder(shards: both, map: extra)
+        defer { temp2.remove() }
+        #expect(try refusal(temp2) as? SafetensorsError
+            == .tensorMissingFromShard(path: temp2.path + "/" + ShardIndex.fileName, tensor: "model.layers.9.mlp.up_proj.weight", shard: Self.shard1))
+    }
+
+    @Test("a tensor held by two shard files is tensorInTwoShards")
+    func twoShards() throws {
+        var map = try weightMap()
+        // "copy.safetensors" is shard 1 again; the index sends one of shard 1's tensors there.
+        let first = try SafetensorsFile(path: Self.shardedFolder + "/" + Self.shard1).tensors[0].name
+        map[first] = "copy.safetensors"
+        var shards = both
+        shards["copy.safetensors"] = Self.shard1
+        let temp = try folder(shards: shards, map: map)
+        defer { temp.remove() }
+        #expect(try refusal(temp) as? SafetensorsError
+            == .tensorInTwoShards(path: temp.path + "/" + ShardIndex.fileName, tensor: first, first: "copy.safetensors", second: Self.shard1))
+    }
+
+    @Test("a shard tensor the index does not list is tensorNotInIndex")
+    func notListed() throws {
+        var map = try weightMap()
+        let dropped = try #require(map.keys.sorted().last)
+        let shard = try #require(map[dropped])
+        map[dropped] = nil
+        let temp = try folder(shards: both, map: map)
+        defer { temp.remove() }
+        #expect(try refusal(temp) as? SafetensorsError
+            == .tensorNotInIndex(path: temp.path + "/" + ShardIndex.fileName, tensor: dropped, shard: shard))
+    }
+
+    @Test("index JSON problems name the index file")
+    func indexJSON() throws {
+        let temp = try folder(shards: both, map: nil)
+        defer { temp.remove() }
+        let index = temp.path + "/" + ShardIndex.fileName
+        func refused(_ text: String) throws -> SafetensorsError {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: index))
+            let error = try #require(try refusal(temp) as? SafetensorsError)
+            #expect(error.description.hasPrefix(index + ": "), "\(error)")
+            return error
+        }
+        #expect(try refused(#"{"weight_map":{"a":"\#(Self.shard1)","a":"\#(Self.shard2)"}}"#) == .duplicateKey(path: index, offset: 54, key: "a"))
+        #expect(try refused(#"{"weight_map":{"a":"../\#(Self.shard1)"}}"#)
+            == .invalidIndex(path: index, offset: 19, problem: "weight_map names \"../\(Self.shard1)\", not a file name beside the index"))
+        #expect(try refused(#"{"metadata":{}}"#) == .invalidIndex(path: index, offset: 0, problem: "index has no weight_map"))
+        #expect(try refused(#"{"weight_map":{"a":1}}"#)
+            == .invalidIndex(path: index, offset: 19, problem: "weight_map value for \"a\" is a number, expected a file name"))
+        #expect(try refused(#"{"weight_map":{}}"#) == .invalidIndex(path: index, offset: 14, problem: "weight_map lists no tensors"))
+        if case .invalidJSON = try refused(#"{"weight_map":"#) {} else { Issue.record("truncated index accepted as JSON") }
+    }
+
+    @Test("without an index: one .safetensors file opens, two are ambiguousFolder, none is FileError.missing")
+    func folderWithoutIndex() throws {
+        let temp = try folder(shards: [Self.shard1: Self.shard1], map: nil)
+        defer { temp.remove() }
+        let single = try SafetensorsCheckpoint.open(folder: temp.path)
+        #expect(single.indexPath == nil && single.files.count == 1)
+        #expect(single.tensors.map(\.name) == (try SafetensorsFile(path: Self.shardedFolder + "/" + Self.shard1)).names)
+
+        try FileManager.default.createSymbolicLink(atPath: temp.path + "/" + Self.shard2, withDestinationPath: Self.shardedFolder + "/" + Self.shard2)
+        #expect(try refusal(temp) as? SafetensorsError == .ambiguousFolder(path: temp.path, files: [Self.shard1, Self.shard2]))
+
+        let empty = TempFolder()
+        defer { empty.remove() }
+        #expect(try refusal(empty) as? FileError == .missing(path: empty.path, what: "a .safetensors file or \(ShardIndex.fileName)"))
+    }
+
+    @Test("init(file:) opens one file and has no index")
+    func singleFile() throws {
+        let path = Fixtures.path("hf-mqa-f16-tied-rope31/model.safetensors")
+        let checkpoint = try SafetensorsCheckpoint(file: path)
+        #expect(checkpoint.indexPath == nil && checkpoint.files.map(\.path) == [path])
+        #expect(checkpoint.tensor(named: "model.embed_tokens.weight") != nil)
     }
 }

@@ -23,6 +23,13 @@ enum GraphAssembly {
     /// Orders and checks `found`. `name` spells a key in the source's own naming for errors.
     static func assemble(path: String, config: ModelConfig, found: [TensorKey: any TensorSource],
                          name: (TensorKey) -> String) throws -> [CanonicalTensor] {
+        try checkLimits(path: path, config)
+        // Every layer needs its nine tensors: a config claiming more layers than the files hold
+        // tensors is refused before a key list sized by it is built.
+        guard config.nLayers * TensorRole.layerRoles.count <= found.count else {
+            throw ConfigError.badValue(path: path, key: "n_layers",
+                                       problem: "\(config.nLayers) layers, but the files hold only \(found.count) tensors")
+        }
         var keys: [TensorKey] = []
         if config.ropeScaling != nil { keys.append(TensorKey(role: .ropeFreqs, layer: nil)) }
         keys.append(TensorKey(role: .tokenEmbedding, layer: nil))
@@ -52,6 +59,24 @@ enum GraphAssembly {
             tensors.append(CanonicalTensor(role: key.role, layer: key.layer, source: source))
         }
         return tensors
+    }
+
+    /// Upper bounds far above any real Llama, so that products of dimensions cannot overflow.
+    static let maxDimension = 1 << 24
+    static let maxLayers = 1 << 12
+
+    static func checkLimits(path: String, _ c: ModelConfig) throws {
+        let dims = [("vocab_size", c.vocabSize), ("dim", c.dim), ("n_heads", c.nHeads), ("n_kv_heads", c.nKVHeads),
+                    ("head_dim", c.headDim), ("ffn_dim", c.ffnDim)]
+        for (key, value) in dims where value < 1 || value > maxDimension {
+            throw ConfigError.badValue(path: path, key: key, problem: "\(value) is outside 1...\(maxDimension)")
+        }
+        guard c.nHeads * c.headDim <= maxDimension else {
+            throw ConfigError.badValue(path: path, key: "n_heads", problem: "n_heads × head_dim = \(c.nHeads * c.headDim) is above \(maxDimension)")
+        }
+        guard c.nLayers >= 1, c.nLayers <= maxLayers else {
+            throw ConfigError.badValue(path: path, key: "n_layers", problem: "\(c.nLayers) is outside 1...\(maxLayers)")
+        }
     }
 
     /// Q and K rows reordered from HF rotate-half to Meta interleaved, per head.

@@ -119,6 +119,15 @@ public struct MetaParams: Sendable {
         guard dim % heads == 0, (dim / heads) % 2 == 0 else {
             throw ConfigError.badValue(path: path, key: "n_heads", problem: "dim \(dim) is not a whole number of even-sized heads")
         }
+        let multipleOf = try json.int("multiple_of") ?? 256
+        guard multipleOf >= 1, multipleOf <= 1 << 20 else {
+            throw ConfigError.badValue(path: path, key: "multiple_of", problem: "\(multipleOf) is out of range")
+        }
+        let multiplier = try json.double("ffn_dim_multiplier")
+        if let multiplier, !(multiplier > 0 && multiplier <= 64) {
+            throw ConfigError.badValue(path: path, key: "ffn_dim_multiplier", problem: "\(multiplier) is out of range")
+        }
+        guard dim <= 1 << 24 else { throw ConfigError.badValue(path: path, key: "dim", problem: "\(dim) is out of range") }
         let vocab = try json.int("vocab_size")
         if let vocab, vocab != -1, vocab < 1 {
             throw ConfigError.badValue(path: path, key: "vocab_size", problem: "\(vocab) is out of range")
@@ -129,8 +138,8 @@ public struct MetaParams: Sendable {
             nHeads: heads,
             nKVHeads: kvHeads,
             vocabSize: vocab == -1 ? nil : vocab,
-            multipleOf: try json.int("multiple_of") ?? 256,
-            ffnDimMultiplier: try json.double("ffn_dim_multiplier"),
+            multipleOf: multipleOf,
+            ffnDimMultiplier: multiplier,
             normEps: try json.double("norm_eps") ?? 1e-5,
             ropeTheta: try json.double("rope_theta") ?? 10000,
             useScaledRope: try json.bool("use_scaled_rope") ?? false,

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,6 +14,7 @@ final class AtomicOutput {
     let tempPath: String
     private var fd: Int32
     private var committed = false
+    private var cleanupSlot: Int?
 
     static func temporaryPath(for path: String) -> String {
         let slash = path.lastIndex(of: "/")
@@ -27,7 +29,7 @@ final class AtomicOutput {
         unlink(tempPath)   // left by a killed run
         fd = open(tempPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OutputError.cannotCreate(path: tempPath, reason: String(cString: strerror(errno))) }
-        InterruptCleanup.arm(tempPath)
+        cleanupSlot = InterruptCleanup.arm(tempPath)
         if ftruncate(fd, off_t(size)) != 0 {
             let reason = String(cString: strerror(errno))
             abandon()
@@ -60,7 +62,8 @@ final class AtomicOutput {
             throw OutputError.cannotCreate(path: finalPath, reason: reason)
         }
         committed = true
-        InterruptCleanup.disarm()
+        InterruptCleanup.disarm(cleanupSlot)
+        cleanupSlot = nil
         let slash = finalPath.lastIndex(of: "/")
         let folder = slash.map { String(finalPath[..<$0]) } ?? "."
         let dirfd = open(folder.isEmpty ? "/" : folder, O_RDONLY)
@@ -70,30 +73,56 @@ final class AtomicOutput {
     func abandon() {
         if fd >= 0 { close(fd); fd = -1 }
         unlink(tempPath)
-        InterruptCleanup.disarm()
+        InterruptCleanup.disarm(cleanupSlot)
+        cleanupSlot = nil
     }
 }
 
-/// Removes the temporary output when the user interrupts (SIGINT, SIGTERM, SIGHUP): the handler
-/// only calls unlink and _exit, which are async-signal-safe.
+/// Removes temporary outputs when the user interrupts (SIGINT, SIGTERM, SIGHUP). Several
+/// conversions may be under way in one process (the library, tests), so each owns a slot; the
+/// handler only reads the slots and calls unlink, then dies of the same signal with the default
+/// action, all async-signal-safe.
 enum InterruptCleanup {
-    nonisolated(unsafe) private static var armedPath: UnsafeMutablePointer<CChar>? = nil
+    static let slotCount = 64
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: slotCount)
+        p.initialize(repeating: nil, count: slotCount)
+        return p
+    }()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var installed = false
 
-    static func arm(_ path: String) {
-        disarm()
-        armedPath = strdup(path)
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig) { sig in
-                if let p = InterruptCleanup.armedPath { unlink(p) }
-                _exit(128 + sig)
+    /// Registers `path` for removal on interrupt; returns the slot to `disarm` later.
+    static func arm(_ path: String) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        if !installed {
+            installed = true
+            for sig in [SIGINT, SIGTERM, SIGHUP] {
+                signal(sig) { sig in
+                    for i in 0 ..< InterruptCleanup.slotCount {
+                        if let p = InterruptCleanup.slots[i] { unlink(p) }
+                    }
+                    signal(sig, SIG_DFL)
+                    raise(sig)
+                }
             }
         }
+        // A parent may have started us with these signals blocked (posix_spawn masks); unblock them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        guard let slot = (0 ..< slotCount).first(where: { slots[$0] == nil }) else { return nil }
+        slots[slot] = strdup(path)
+        return slot
     }
 
-    static func disarm() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, SIG_DFL) }
-        if let p = armedPath { free(p) }
-        armedPath = nil
+    static func disarm(_ slot: Int?) {
+        guard let slot else { return }
+        lock.lock(); defer { lock.unlock() }
+        let p = slots[slot]
+        slots[slot] = nil
+        free(p)
     }
 }
 

@@ -9,10 +9,10 @@ enum CCast {
     /// The low 8 bits of `(int32_t)truncf(value)`, with x86's result for NaN and out-of-range values.
     @inline(__always)
     static func truncatedLowByte(_ value: Float) -> UInt8 {
-        // ±2^31 are exactly representable floats; every float in [-2^31, 2^31)
-        // truncates to a valid Int32.
-        guard value.isFinite, value >= -2_147_483_648, value < 2_147_483_648 else { return 0 }
-        return UInt8(truncatingIfNeeded: Int32(value.rounded(.towardZero)))
+        // ±2^31 are exactly representable floats; every float in [-2^31, 2^31) truncates to a valid
+        // Int32 (the conversion itself truncates toward zero). NaN fails both comparisons.
+        guard value >= -2_147_483_648, value < 2_147_483_648 else { return 0 }
+        return UInt8(truncatingIfNeeded: Int32(value))
     }
 
     /// `(int8_t)f` as a signed value.

@@ -23,6 +23,9 @@ public enum RowCodec {
         case .q4_1: Q4_1.dequantizeRow(source, count: count, into: destination)
         case .q5_0: Q5_0.dequantizeRow(source, count: count, into: destination)
         case .q5_1: Q5_1.dequantizeRow(source, count: count, into: destination)
+        case .q4_K: Q4_K.dequantizeRow(source, count: count, into: destination)
+        case .q5_K: Q5_K.dequantizeRow(source, count: count, into: destination)
+        case .q6_K: Q6_K.dequantizeRow(source, count: count, into: destination)
         default:
             throw QuantError.unsupportedType(type)
         }
@@ -50,6 +53,9 @@ public enum RowCodec {
         case .q4_1: Q4_1.quantizeRow(source, count: count, into: destination)
         case .q5_0: Q5_0.quantizeRow(source, count: count, into: destination)
         case .q5_1: Q5_1.quantizeRow(source, count: count, into: destination)
+        case .q4_K: Q4_K.quantizeRow(source, count: count, into: destination)
+        case .q5_K: Q5_K.quantizeRow(source, count: count, into: destination)
+        case .q6_K: Q6_K.quantizeRow(source, count: count, into: destination)
         default:
             throw QuantError.unsupportedType(type)
         }

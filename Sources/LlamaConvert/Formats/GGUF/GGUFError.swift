@@ -48,9 +48,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
     case notLlama(path: String, architecture: String?)
     /// A required key is absent or has a type that cannot hold its value.
     case badKey(path: String, key: String, problem: String)
-    /// A tensor the llama graph needs is absent.
-    case missingTensor(path: String, tensor: String)
-    /// A tensor's shape disagrees with the metadata.
+    /// A tensor's type or shape is not what the metadata implies (rope_freqs), or a source handed to
+    /// `ggufExpectation` does not match its tensor. Graph shapes are checked by GraphAssembly.
     case wrongShape(path: String, tensor: String, expected: [Int], found: [Int])
 
     // MARK: layout and writing
@@ -118,8 +117,6 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
             return "\(path): general.architecture is \(architecture.map { "'\($0)'" } ?? "absent"), expected 'llama'"
         case let .badKey(path, key, problem):
             return "\(path): key \(key): \(problem)"
-        case let .missingTensor(path, tensor):
-            return "\(path): tensor '\(tensor)' is missing"
         case let .wrongShape(path, tensor, expected, found):
             return "\(path): tensor '\(tensor)' has shape \(found), expected \(expected)"
         case let .duplicateKeyInLayout(key):

@@ -5,7 +5,8 @@
 /// The config comes from the llama keys: head size from `llama.attention.key_length`, else
 /// `llama.rope.dimension_count`, else embedding_length / head_count; vocabulary from the embedding's
 /// rows (what the tensors need), noting a disagreeing `llama.vocab_size`; tied embeddings when
-/// there is no `output.weight`. Llama 3.1 RoPE scaling is recovered only as present or absent from
+/// there is no `output.weight`. Tensors go through `GraphAssembly` like every importer's (canonical
+/// order, shapes checked against the config; unknown names refused). Llama 3.1 RoPE scaling is recovered only as present or absent from
 /// `rope_freqs.weight`: the divisors do not determine (factor, low, high, original context) in
 /// general, so the config gets the factor (the largest divisor) with Meta's 1 / 4 / 8192, and the
 /// exact divisors stay in the graph as the `.ropeFreqs` tensor. A note says when they differ from
@@ -47,6 +48,12 @@ public enum GGUFImporter {
 
         let dim = try required(GGUFKeys.Llama.embeddingLength)
         let nLayers = try required(GGUFKeys.Llama.blockCount)
+        // Every block has its nine tensors in this file, so the count bounds block_count before
+        // anything is sized by it (the assembly lists the keys of every layer).
+        guard nLayers <= gguf.tensors.count / TensorRole.layerRoles.count else {
+            throw GGUFError.badKey(path: path, key: GGUFKeys.Llama.blockCount,
+                                   problem: "\(nLayers) blocks need \(TensorRole.layerRoles.count) tensors each, the file has \(gguf.tensors.count) tensors")
+        }
         let nHeads = try required(GGUFKeys.Llama.Attention.headCount)
         let nKVHeads = try integer(GGUFKeys.Llama.Attention.headCountKV) ?? nHeads
         guard nKVHeads > 0, nHeads % nKVHeads == 0 else {
@@ -63,86 +70,54 @@ public enum GGUFImporter {
         let theta = try real(GGUFKeys.Llama.Rope.freqBase) ?? 10000
         let contextLength = try required(GGUFKeys.Llama.contextLength)
 
-        // Tensors by role; names this table does not know are listed in the notes and skipped.
-        var byRole: [String: GGUFTensorInfo] = [:]
+        // Tensors by role. A name the table does not know is refused, as llama.cpp refuses a file
+        // with tensors its llama graph does not create ("wrong number of tensors").
+        var found: [TensorKey: any TensorSource] = [:]
+        var infos: [TensorKey: GGUFTensorInfo] = [:]
         for info in gguf.tensors {
             guard let (role, layer) = TensorNames.parse(info.name, .gguf) else {
-                notes.append("ignored tensor '\(info.name)'")
-                continue
+                throw ConfigError.unexpectedTensor(path: path, tensor: info.name)
             }
-            if let layer, layer >= nLayers {
-                notes.append("ignored tensor '\(info.name)': layer \(layer) ≥ block_count \(nLayers)")
-                continue
-            }
-            byRole[TensorNames.gguf(role, layer: layer)] = info
-        }
-        func info(_ role: TensorRole, layer: Int? = nil) throws -> GGUFTensorInfo {
-            let name = TensorNames.gguf(role, layer: layer)
-            guard let info = byRole[name] else { throw GGUFError.missingTensor(path: path, tensor: name) }
-            return info
+            let key = TensorKey(role: role, layer: layer)
+            found[key] = gguf.source(of: info)
+            infos[key] = info
         }
 
-        let embedding = try info(.tokenEmbedding)
+        guard let embedding = found[TensorKey(role: .tokenEmbedding, layer: nil)] else {
+            throw ConfigError.missingTensor(path: path, tensor: TensorNames.gguf(.tokenEmbedding))
+        }
         guard embedding.shape.count == 2 else {
-            throw GGUFError.wrongShape(path: path, tensor: embedding.name, expected: [-1, dim], found: embedding.shape)
+            throw ConfigError.shapeMismatch(path: path, tensor: TensorNames.gguf(.tokenEmbedding), expected: [-1, dim], found: embedding.shape)
         }
         let vocab = embedding.shape[0]
         if let declared = try integer(GGUFKeys.Llama.vocabSize), declared != vocab {
             notes.append("llama.vocab_size \(declared) differs from token_embd rows \(vocab); using \(vocab)")
         }
-        let tied = byRole[TensorNames.gguf(.output)] == nil
+        let tied = found[TensorKey(role: .output, layer: nil)] == nil
 
         var ropeScaling: RopeScaling?
-        var ropeFreqs: GGUFTensorInfo?
-        if let freqs = byRole[TensorNames.gguf(.ropeFreqs)] {
+        if let freqs = infos[TensorKey(role: .ropeFreqs, layer: nil)] {
             guard freqs.type == .f32, freqs.shape == [headDim / 2] else {
-                throw GGUFError.wrongShape(path: path, tensor: freqs.name, expected: [headDim / 2], found: freqs.shape)
+                throw GGUFError.wrongShape(path: path, tensor: freqs.name + " (\(freqs.type.name); F32 required)",
+                                           expected: [headDim / 2], found: freqs.shape)
             }
             let divisors = try gguf.source(of: freqs).floats()
             let factor = Double(divisors.max() ?? 1)
             let guess = RopeScaling(factor: factor, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8192)
             let predicted = guess.divisors(headDim: headDim, theta: theta)
             if zip(predicted, divisors).contains(where: { abs($0 - $1) > 1e-5 * max(1, abs($1)) }) {
-                notes.append("rope_freqs.weight is not llama3 scaling with factor \(factor), 1, 4, 8192; the config carries that approximation, the tensor the exact divisors")
+                notes.append("\(freqs.name) is not llama3 scaling with factor \(factor), 1, 4, 8192; the config carries that approximation, the tensor the exact divisors")
             }
             ropeScaling = guess
-            ropeFreqs = freqs
         }
 
         let config = ModelConfig(vocabSize: vocab, dim: dim, nLayers: nLayers, nHeads: nHeads, nKVHeads: nKVHeads,
                                  headDim: headDim, ffnDim: ffnDim, normEps: eps, ropeTheta: theta, ropeScaling: ropeScaling,
                                  tiedEmbeddings: tied, contextLength: contextLength)
-
-        var tensors: [CanonicalTensor] = []
-        func add(_ role: TensorRole, layer: Int? = nil, expected: [Int]) throws {
-            let t = try info(role, layer: layer)
-            guard t.shape == expected else { throw GGUFError.wrongShape(path: path, tensor: t.name, expected: expected, found: t.shape) }
-            tensors.append(CanonicalTensor(role: role, layer: layer, source: gguf.source(of: t)))
+        // Shapes are checked against the config there; rope_freqs from the file is kept as is.
+        let tensors = try GraphAssembly.assemble(path: path, config: config, found: found) {
+            TensorNames.gguf($0.role, layer: $0.layer)
         }
-        try add(.tokenEmbedding, expected: [vocab, dim])
-        for layer in 0 ..< nLayers {
-            for role in TensorRole.layerRoles {
-                try add(role, layer: layer, expected: expectedShape(role, config))
-            }
-        }
-        try add(.outputNorm, expected: [dim])
-        if !tied { try add(.output, expected: [vocab, dim]) }
-        if let ropeFreqs { tensors.append(CanonicalTensor(role: .ropeFreqs, layer: nil, source: gguf.source(of: ropeFreqs))) }
-
         return WeightGraph(format: .gguf, path: path, config: config, tensors: tensors, notes: notes)
-    }
-
-    /// PyTorch-order shape of a per-layer tensor.
-    static func expectedShape(_ role: TensorRole, _ c: ModelConfig) -> [Int] {
-        switch role {
-        case .attnNorm, .ffnNorm, .outputNorm: return [c.dim]
-        case .attnQ: return [c.qDim, c.dim]
-        case .attnK, .attnV: return [c.kvDim, c.dim]
-        case .attnOutput: return [c.dim, c.qDim]
-        case .ffnGate, .ffnUp: return [c.ffnDim, c.dim]
-        case .ffnDown: return [c.dim, c.ffnDim]
-        case .tokenEmbedding, .output: return [c.vocabSize, c.dim]
-        case .ropeFreqs: return [c.headDim / 2]
-        }
     }
 }

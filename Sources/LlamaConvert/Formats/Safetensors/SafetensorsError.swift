@@ -123,7 +123,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         case let .invalidIndex(path, offset, problem):
             return "\(path): offset \(offset): \(problem)"
         case let .shardMissing(path, shard, tensors):
-            return "\(path): shard \(Self.quoted(shard)) (named for \(tensors) tensors) does not exist"
+            return "\(path): shard \(Self.quoted(shard)): does not exist (the index names it for \(tensors) tensors)"
         case let .tensorMissingFromShard(path, tensor, shard):
             return "\(path): tensor \(Self.quoted(tensor)): not found in shard \(Self.quoted(shard)) that the index names"
         case let .tensorInTwoShards(path, tensor, first, second):

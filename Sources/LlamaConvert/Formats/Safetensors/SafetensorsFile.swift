@@ -7,7 +7,7 @@ public struct SafetensorsTensor: Sendable {
 
 /// One `.safetensors` file, memory-mapped. Opening it validates the header (see
 /// `SafetensorsHeader.parse`) and reads nothing of the data section: tensor bytes are paged in only
-/// when a consumer reads them.
+/// when a consumer reads them. Immutable after `init` (the mapping is read-only), hence Sendable.
 public final class SafetensorsFile: @unchecked Sendable {
     public let path: String
     public let file: MappedFile

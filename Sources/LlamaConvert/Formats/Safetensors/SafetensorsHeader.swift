@@ -128,8 +128,10 @@ public struct SafetensorsHeader {
         return SafetensorsHeader(headerLength: headerLength, metadata: metadata, entries: entries)
     }
 
-    /// `__metadata__`: an object whose values are all strings (upstream `HashMap<String, String>`).
+    /// `__metadata__`: an object whose values are all strings (upstream `Option<HashMap<String, String>>`,
+    /// so `null` means absent there and here).
     private static func parseMetadata(_ node: JSONNode, path: String) throws -> [String: String] {
+        if case .null = node.value { return [:] }
         guard case let .object(members) = node.value else {
             throw SafetensorsError.invalidMetadata(path: path, offset: node.offset, problem: "is \(node.kindName), expected an object of strings")
         }
@@ -163,13 +165,16 @@ public struct SafetensorsHeader {
         }
         func integers(_ key: String, _ node: JSONNode) throws -> [Int] {
             guard case let .array(elements) = node.value else { throw invalid(key, "is \(node.kindName), expected an array") }
-            return try elements.map { element in
+            var values: [Int] = []
+            values.reserveCapacity(elements.count)
+            for element in elements {
                 switch element.nonNegativeInteger {
-                case let .value(n): return n
+                case let .value(n): values.append(n)
                 case .tooLarge: throw invalid(key, "holds an integer too large for this machine")
                 case .notAnInteger: throw invalid(key, "holds \(element.kindName) that is not a non-negative integer")
                 }
             }
+            return values
         }
 
         let dtypeNode = try field("dtype")
