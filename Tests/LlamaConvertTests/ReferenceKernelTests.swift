@@ -174,3 +174,36 @@ struct ReferenceKernelTests {
         }
     }
 }
+
+extension ReferenceKernelTests {
+    @Test("the finite-only fp16 decoding is exact on every finite bit pattern")
+    func finiteHalfDecode() {
+        var mismatches = 0
+        for v in 0 ..< 65536 where UInt16(v) & 0x7c00 != 0x7c00 {
+            let fast = HalfFloat.finiteToFloat8(SIMD8<UInt16>(repeating: UInt16(v)))[3]
+            if fast.bitPattern != HalfFloat.toFloat(UInt16(v)).bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test("an infinity or NaN anywhere in a row is found, in the vector part or the tail", arguments: [0, 5, 8, 15, 16, 20])
+    func finiteScan(position: Int) {
+        var row = [UInt16](repeating: HalfFloat.fromFloat(0.5), count: 21)
+        #expect(row.withUnsafeBytes { HalfFloat.allFinite($0.baseAddress!, count: 21) })
+        for bad: UInt16 in [0x7c00, 0xfc00, 0x7e01] {
+            row[position] = bad
+            #expect(!row.withUnsafeBytes { HalfFloat.allFinite($0.baseAddress!, count: 21) })
+        }
+    }
+
+    @Test("a matrix holding an infinity still decodes it as infinity")
+    func infiniteWeight() throws {
+        var values = [Float](repeating: 0.25, count: 4 * 16)
+        values[17] = .infinity
+        let m = StoredMatrix(name: "w", source: SyntheticModel.tensor(values, shape: [4, 16], type: .f16, name: "w"))
+        #expect(!m.finiteHalves)
+        let x = [Float](repeating: 1, count: 16)
+        let y = try product(m, x, batch: 1, threads: 1)
+        #expect(y[1] == .infinity && y[0] == 4)
+    }
+}

@@ -25,7 +25,7 @@ enum MatMul {
                     y: UnsafeMutablePointer<Float>, yStride: Int, pool: WorkerPool) throws {
         guard batch > 0, w.rows > 0 else { return }
         precondition(pool.slotBytes >= scratchBytes(for: w), "MatMul: worker scratch too small for \(w.name)")
-        let cols = w.cols, type = w.type, starts = w.rowStarts
+        let cols = w.cols, type = w.type, starts = w.rowStarts, finite = w.finiteHalves
         // Rows read through `readRows` are read once each, so their panel is the whole row.
         let panel = starts == nil ? max(cols, 1) : max(tile, panelFloats / batch / tile * tile)
         // Below ~64K multiply-adds per range, dispatching costs more than it saves.
@@ -57,9 +57,10 @@ enum MatMul {
                             let source = row + 2 * t0
                             for b in 0 ..< batch {
                                 let xb = x + b * xStride + t0
-                                out.base[b * yStride + r] += type == .f16
-                                    ? Dot.halves(source, xb, count: n, HalfFloat.toFloat8)
-                                    : Dot.halves(source, xb, count: n, HalfFloat.bf16ToFloat8)
+                                out.base[b * yStride + r] += type == .bf16
+                                    ? Dot.halves(source, xb, count: n, HalfFloat.bf16ToFloat8)
+                                    : finite ? Dot.halves(source, xb, count: n, HalfFloat.finiteToFloat8)
+                                    : Dot.halves(source, xb, count: n, HalfFloat.toFloat8)
                             }
                             t0 += n
                             continue

@@ -15,6 +15,9 @@ struct StoredMatrix {
     let rowBytes: Int
     /// The start of each row, when every row is contiguous somewhere in memory.
     let rowStarts: [UnsafeRawPointer]?
+    /// F16 weights in memory with no infinity or NaN (checked once, here), so the kernels may use
+    /// the shorter `HalfFloat.finiteToFloat8`, which gives the same values for finite inputs.
+    let finiteHalves: Bool
 
     init(name: String, source: any TensorSource) {
         self.name = name
@@ -24,6 +27,8 @@ struct StoredMatrix {
         cols = source.rowLength
         rowBytes = source.rowBytes
         rowStarts = StoredMatrix.rowStarts(of: source)
+        let cols = self.cols
+        finiteHalves = type == .f16 && (rowStarts?.allSatisfy { HalfFloat.allFinite($0, count: cols) } ?? false)
     }
 
     /// Byte offset of column `column` inside a row; `column` is a multiple of the block size.
