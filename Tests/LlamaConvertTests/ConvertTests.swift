@@ -202,7 +202,7 @@ struct ConvertFailureTests {
         let partial = AtomicOutput.temporaryPath(for: out)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.path)
-        process.arguments = [input, out, "--quant", "q4_1", "--threads", "1", "--quiet"]
+        process.arguments = [input, out, "--quant", "q4_1", "--threads", "1", "--quiet", "--no-verify"]
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: partial) && process.isRunning && Date() < deadline { usleep(500) }
@@ -218,7 +218,7 @@ struct ConvertFailureTests {
         #expect(process.terminationReason == .uncaughtSignal, "the conversion finished before it could be killed")
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(FileManager.default.fileExists(atPath: partial))
-        let rerun = try CLI.run([input, out, "--quant", "q8_0", "--quiet"])
+        let rerun = try CLI.run([input, out, "--quant", "q8_0", "--quiet", "--no-verify"])
         #expect(rerun.status == 0, "\(rerun.err)")
         #expect(FileManager.default.fileExists(atPath: out))
         #expect(!FileManager.default.fileExists(atPath: partial))
