@@ -259,3 +259,14 @@ extension ForwardPassTests {
         #expect(worstError(try Transformer(graph: g).logits(tokens: tokens), expected) < naiveTolerance)
     }
 }
+
+extension ForwardPassTests {
+    @Test("K-quant weights (rows of 256) are consumed in place and match the naive result on their decoded values",
+          arguments: [GGMLType.q4_K, .q5_K, .q6_K])
+    func kQuantTypes(type: GGMLType) throws {
+        let c = SyntheticModel.config(dim: 256, layers: 1, heads: 4, kvHeads: 1, ffn: 512, vocab: 50)
+        let g = SyntheticModel.graph(c, type: type)
+        let few = Array(tokens.prefix(4))
+        #expect(worstError(try Transformer(graph: g).logits(tokens: few), try NaiveLlama(g).logits(few)) < naiveTolerance)
+    }
+}
