@@ -17,6 +17,10 @@ struct ConvertCommand: ParsableCommand {
 
         The file is written as .OUT.llama-convert-partial beside OUT and renamed into place only when complete: \
         on any error or interrupt no partial OUT is left and an existing OUT is untouched.
+
+        The tokenizer (tokenizer.model, SentencePiece or Meta's Llama 3 tiktoken; or tokenizer.json, byte-level \
+        BPE; a GGUF input's own tokenizer keys) is written as tokenizer.* keys. Without one the conversion is \
+        refused, since llama.cpp could not load the file; --no-tokenizer writes it anyway.
         """
     )
 
@@ -32,6 +36,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "general.name in the output (default: the input's name).")
     var name: String?
 
+    @Flag(help: "Write the file even without a tokenizer (llama.cpp cannot load it then); no tokenizer keys are written.")
+    var noTokenizer = false
+
     @OptionGroup var common: CommonOptions
 
     @Flag(help: "Also measure each tensor's quantization error (relative RMS and SQNR) and list them.")
@@ -46,7 +53,8 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let graph = try ModelLoader.load(path: input)
         let options = ConvertOptions(quant: QuantChoice(name: quant)!, threads: common.resolvedThreads,
-                                     measureError: verbose || common.json, name: name)
+                                     measureError: verbose || common.json, name: name,
+                                     tokenizer: noTokenizer ? .skip : .required)
         let line = ProgressLine(enabled: common.showsProgress)
         let report = try Converter.convert(graph, to: output, options: options) { p in
             line.update(p)

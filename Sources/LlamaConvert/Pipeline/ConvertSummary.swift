@@ -17,6 +17,7 @@ public enum ConvertSummary {
                 lines.append("    \(f.tensor): row length \(f.rowLength), \(f.wanted) → \(f.used)")
             }
         }
+        lines.append("  tokenizer: " + (r.tokenizer?.text ?? "none"))
         for note in r.notes { lines.append("  note: \(note)") }
         if verbose, let tensors = r.tensors {
             lines.append("  per-tensor error (relative RMS, SQNR):")
