@@ -3,6 +3,8 @@
 
     /work/venv-llama/bin/python Scripts/check_llamacpp.py [--cli .build/debug/llama-convert]
                                                          [--quants f32,f16,q8_0,q4_0,q4] [--keep DIR]
+    LLAMA_CONVERT_LLAMACPP_DIR=/tmp/lc swift test --filter LlamaCppInteropTests
+    /work/venv-llama/bin/python Scripts/check_llamacpp.py --ours /tmp/lc
 
 Not run in CI: it needs llama-cpp-python (0.3.36 is built in /work/venv-llama). For each model
 fixture (fixtures/*/reference.json) and each --quant, the CLI converts the folder to a GGUF, and
@@ -15,8 +17,9 @@ n_threads=2)`). Then:
              in the text are parsed as the reference library does: not for SentencePiece, yes for
              byte-level BPE (tokenizers' added tokens) and tiktoken (allowed_special="all").
   logits     llama.cpp's logits for reference.json `tokens` against reference.json `logits` (the
-             transformers forward pass of the source weights; our own forward pass is not merged
-             yet). max |difference| is measured twice: with the context above (F16 KV cache, the
+             transformers forward pass of the source weights) and, with --ours, against our own
+             forward pass (Reference/Transformer) on the same file. max |difference|
+             is measured twice: with the context above (F16 KV cache, the
              default) and with type_k = type_v = F32, which must give < 1e-3 for F32 files and
              < 1e-2 for F16 files (llama.cpp rounds activations to F16 for F16 weights; see
              TOLERANCE). For every file the
@@ -93,26 +96,45 @@ def main() -> int:
     parser.add_argument("--cli", default=str(ROOT / ".build/debug/llama-convert"))
     parser.add_argument("--quants", default="f32,f16,q8_0,q4_0,q4")
     parser.add_argument("--keep", help="write the GGUF files here instead of a temporary folder")
+    parser.add_argument("--ours", help="use the GGUF files and our forward pass's logits (FOLDER.QUANT.gguf and "
+                        ".gguf.ours.json) written here by `LLAMA_CONVERT_LLAMACPP_DIR=DIR swift test --filter "
+                        "LlamaCppInteropTests` instead of converting with the CLI")
     args = parser.parse_args()
     out_dir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="check-llamacpp-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     rows = []
     seen_tokenizer = set()
+    ours_rows = []
     print(f"llama-cpp-python {llama_cpp.__version__}; CLI {args.cli}")
     for folder, kind in TOKENIZER.items():
         ref = json.loads((FIXTURES / folder / "reference.json").read_text())
         tokens = ref["tokens"]
         ref_logits = np.array(ref["logits"], dtype=np.float64)
         for quant in args.quants.split(","):
-            path = out_dir / f"{folder}.{quant}.gguf"
-            conv = subprocess.run([args.cli, str(FIXTURES / folder), str(path), "--quant", quant, "--quiet", "--json"],
+            if args.ours:
+                path = Path(args.ours) / f"{folder}.{quant}.gguf"
+                ours_file = Path(str(path) + ".ours.json")
+                if not path.exists() or not ours_file.exists():
+                    print(f"FAIL {folder} {quant}: {path} or {ours_file.name} missing")
+                    failures += 1
+                    continue
+                ours = json.loads(ours_file.read_text())
+                assert ours["tokens"] == tokens, "reference tokens differ"
+                ours_logits = np.array(ours["logits"], dtype=np.float64)
+                inspect = subprocess.run([args.cli, "inspect", str(path), "--json"], capture_output=True, text=True)
+                tok = (json.loads(inspect.stdout).get("tokenizer") or {}) if inspect.returncode == 0 else {}
+            else:
+                ours_logits = None
+            path = path if args.ours else out_dir / f"{folder}.{quant}.gguf"
+            conv = None if args.ours else subprocess.run([args.cli, str(FIXTURES / folder), str(path), "--quant", quant, "--quiet", "--json"],
                                   capture_output=True, text=True)
-            if conv.returncode != 0:
+            if conv is not None and conv.returncode != 0:
                 print(f"FAIL {folder} {quant}: llama-convert exit {conv.returncode}\n{conv.stderr.strip()}")
                 failures += 1
                 continue
-            tok = json.loads(conv.stdout).get("tokenizer") or {}
+            if conv is not None:
+                tok = json.loads(conv.stdout).get("tokenizer") or {}
             try:
                 llm = llama_cpp.Llama(model_path=str(path), logits_all=True, n_ctx=64, verbose=False, n_threads=2)
             except Exception as error:  # llama-cpp-python raises ValueError with no detail
@@ -145,6 +167,15 @@ def main() -> int:
             if quant in TOLERANCE and not diff32 < TOLERANCE[quant]:
                 failures += 1
                 line += f" FAIL (> {TOLERANCE[quant]})"
+            if ours_logits is not None:
+                d_ours = float(np.abs(exact - ours_logits).max())
+                q = log_softmax(ours_logits)
+                kl_ours = float((np.exp(q) * (q - log_softmax(exact))).sum(axis=-1).mean())
+                line += f" | vs ours max|d| {d_ours:.2e} KL {kl_ours:.2e}"
+                if quant in TOLERANCE and not d_ours < TOLERANCE[quant]:
+                    failures += 1
+                    line += f" FAIL (> {TOLERANCE[quant]})"
+                ours_rows.append((quant, d_ours, kl_ours))
             print(line)
             rows.append((folder, quant, diff32, kl, top1))
     print()
@@ -154,6 +185,13 @@ def main() -> int:
         if sel:
             print(f"  {quant:5} files {len(sel)}  KL mean {np.mean([r[3] for r in sel]):.2e} max {max(r[3] for r in sel):.2e}"
                   f"  worst max|d| {max(r[2] for r in sel):.2e}  top1 min {min(r[4] for r in sel):.3f}")
+    if ours_rows:
+        print("llama.cpp (F32 KV) vs our forward pass on the same file:")
+        for quant in args.quants.split(","):
+            sel = [r for r in ours_rows if r[0] == quant]
+            if sel:
+                print(f"  {quant:5} files {len(sel)}  max|d| worst {max(r[1] for r in sel):.2e}"
+                      f"  KL(ours || llama.cpp) mean {np.mean([r[2] for r in sel]):.2e} max {max(r[2] for r in sel):.2e}")
     print(f"{'FAILED' if failures else 'OK'}: {failures} failure(s), {len(rows)} files loaded by llama.cpp")
     return 1 if failures else 0
 
