@@ -22,6 +22,10 @@ struct ConvertCommand: ParsableCommand {
         tokens and the summary gives the KL divergence and top-1 agreement (--no-verify skips it). If OUT looks \
         broken (NaN or infinite logits, or a KL far above what the chosen type gives), the command says so and \
         exits with status 3, keeping OUT so it can be inspected.
+
+        The tokenizer (tokenizer.model, SentencePiece or Meta's Llama 3 tiktoken; or tokenizer.json, byte-level \
+        BPE; a GGUF input's own tokenizer keys) is written as tokenizer.* keys. Without one the conversion is \
+        refused, since llama.cpp could not load the file; --no-tokenizer writes it anyway.
         """
     )
 
@@ -36,6 +40,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "general.name in the output (default: the input's name).")
     var name: String?
+
+    @Flag(help: "Write the file even without a tokenizer (llama.cpp cannot load it then); no tokenizer keys are written.")
+    var noTokenizer = false
 
     @OptionGroup var common: CommonOptions
 
@@ -54,7 +61,8 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let graph = try ModelLoader.load(path: input)
         let options = ConvertOptions(quant: QuantChoice(name: quant)!, threads: common.resolvedThreads,
-                                     measureError: verbose || common.json, name: name)
+                                     measureError: verbose || common.json, name: name,
+                                     tokenizer: noTokenizer ? .skip : .required)
         let line = ProgressLine(enabled: common.showsProgress)
         var report = try Converter.convert(graph, to: output, options: options) { p in
             line.update(p)

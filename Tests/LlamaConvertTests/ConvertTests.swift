@@ -191,7 +191,7 @@ struct ConvertFailureTests {
             tensors.append(CanonicalTensor(role: role, layer: layer, source: OwnedTensor(floats: values(shape.reduce(1, *)), shape: shape)))
         }
         let graph = WeightGraph(format: .gguf, path: path, config: c, tensors: tensors)
-        _ = try Converter.convert(graph, to: path, options: ConvertOptions(quant: .uniform(.f32)))
+        _ = try Converter.convert(graph, to: path, options: ConvertOptions(quant: .uniform(.f32), tokenizer: .skip))
     }
 
     /// Starts a slow conversion of `largeModel` in another process and sends `signal` as soon as
@@ -202,7 +202,7 @@ struct ConvertFailureTests {
         let partial = AtomicOutput.temporaryPath(for: out)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.path)
-        process.arguments = [input, out, "--quant", "q4_1", "--threads", "1", "--quiet", "--no-verify"]
+        process.arguments = [input, out, "--quant", "q4_1", "--threads", "1", "--quiet", "--no-verify", "--no-tokenizer"]
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: partial) && process.isRunning && Date() < deadline { usleep(500) }
@@ -218,7 +218,7 @@ struct ConvertFailureTests {
         #expect(process.terminationReason == .uncaughtSignal, "the conversion finished before it could be killed")
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(FileManager.default.fileExists(atPath: partial))
-        let rerun = try CLI.run([input, out, "--quant", "q8_0", "--quiet", "--no-verify"])
+        let rerun = try CLI.run([input, out, "--quant", "q8_0", "--quiet", "--no-verify", "--no-tokenizer"])
         #expect(rerun.status == 0, "\(rerun.err)")
         #expect(FileManager.default.fileExists(atPath: out))
         #expect(!FileManager.default.fileExists(atPath: partial))

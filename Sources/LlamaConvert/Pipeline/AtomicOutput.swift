@@ -27,9 +27,16 @@ final class AtomicOutput {
         finalPath = path
         tempPath = AtomicOutput.temporaryPath(for: path)
         unlink(tempPath)   // left by a killed run
-        fd = open(tempPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OutputError.cannotCreate(path: tempPath, reason: String(cString: strerror(errno))) }
+        // Armed before the file exists: an interrupt right after open must find it registered.
         cleanupSlot = InterruptCleanup.arm(tempPath)
+        fd = open(tempPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            InterruptCleanup.disarm(cleanupSlot)
+            cleanupSlot = nil
+            committed = true   // nothing to abandon: deinit must not unlink or disarm again
+            throw OutputError.cannotCreate(path: tempPath, reason: reason)
+        }
         if ftruncate(fd, off_t(size)) != 0 {
             let reason = String(cString: strerror(errno))
             abandon()

@@ -17,6 +17,7 @@ public enum ConvertSummary {
                 lines.append("    \(f.tensor): row length \(f.rowLength), \(f.wanted) → \(f.used)")
             }
         }
+        lines.append("  tokenizer: " + (r.tokenizer?.text ?? "none"))
         for note in r.notes { lines.append("  note: \(note)") }
         if let v = r.verify {
             lines.append(String(format: "  parity check (%d tokens, %.2f s): KL mean %.3g, max %.3g; top-1 agreement %.1f%%; max logit error %.3g",

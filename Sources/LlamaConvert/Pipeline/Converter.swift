@@ -11,14 +11,18 @@ public struct ConvertOptions: Sendable {
     public var name: String?
     /// Floats per chunk of rows: bounds the memory of the pipeline, whatever the model size.
     public var chunkFloats: Int
+    /// By default a conversion without a tokenizer is refused (llama.cpp could not load the file).
+    public var tokenizer: TokenizerPolicy
 
     public init(quant: QuantChoice, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                measureError: Bool = false, name: String? = nil, chunkFloats: Int = 1 << 22) {
+                measureError: Bool = false, name: String? = nil, chunkFloats: Int = 1 << 22,
+                tokenizer: TokenizerPolicy = .required) {
         self.quant = quant
         self.threads = max(1, threads)
         self.measureError = measureError
         self.name = name
         self.chunkFloats = chunkFloats
+        self.tokenizer = tokenizer
     }
 }
 
@@ -66,6 +70,8 @@ public struct ConvertReport: Codable, Sendable {
     public var threads: Int
     public var fallbacks: [Fallback]
     public var tensors: [TensorReport]?
+    /// The tokenizer written; nil with `TokenizerPolicy.skip` (encoded as null).
+    public var tokenizer: TokenizerSummary?
     public var notes: [String]
     /// The parity check run on the written file (absent with `--no-verify`).
     public var verify: ConversionCheck?
@@ -73,7 +79,19 @@ public struct ConvertReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case input, output, format, quant, fileType = "file_type", parameters, inputBytes = "input_bytes"
         case outputBytes = "output_bytes", bitsPerWeight = "bits_per_weight", seconds
-        case inputMBPerSecond = "input_mb_per_s", threads, fallbacks, tensors, notes, verify
+        case inputMBPerSecond = "input_mb_per_s", threads, fallbacks, tensors, tokenizer, notes, verify
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(input, forKey: .input); try c.encode(output, forKey: .output); try c.encode(format, forKey: .format)
+        try c.encode(quant, forKey: .quant); try c.encode(fileType, forKey: .fileType); try c.encode(parameters, forKey: .parameters)
+        try c.encode(inputBytes, forKey: .inputBytes); try c.encode(outputBytes, forKey: .outputBytes)
+        try c.encode(bitsPerWeight, forKey: .bitsPerWeight); try c.encode(seconds, forKey: .seconds)
+        try c.encode(inputMBPerSecond, forKey: .inputMBPerSecond); try c.encode(threads, forKey: .threads)
+        try c.encode(fallbacks, forKey: .fallbacks); try c.encodeIfPresent(tensors, forKey: .tensors)
+        try c.encode(tokenizer, forKey: .tokenizer); try c.encode(notes, forKey: .notes)
+        try c.encodeIfPresent(verify, forKey: .verify)
     }
 }
 
@@ -90,7 +108,23 @@ public enum Converter {
         }
         let plans = QuantPlanner.plan(graph, options.quant)
         let name = options.name ?? URL(fileURLWithPath: graph.path).deletingPathExtension().lastPathComponent
-        let metadata = llamaMetadata(config: graph.config, name: name, fileType: options.quant.fileType.rawValue)
+        var metadata = llamaMetadata(config: graph.config, name: name, fileType: options.quant.fileType.rawValue)
+        var notes = graph.notes
+        var tokenizer: TokenizerSummary?
+        switch options.tokenizer {
+        case .required:
+            guard let (vocab, summary) = try TokenizerSelection.vocabulary(for: graph) else {
+                throw TokenizerError.noTokenizerForModel(input: TokenizerSelection.inputFolder(graph),
+                                                         lookedFor: TokenizerSelection.lookedFor(graph))
+            }
+            metadata += vocab.metadata
+            tokenizer = summary
+            if summary.padding > 0 {
+                notes.append("tokenizer padded with \(summary.padding) [PADn] entries to the \(summary.vocabSize) embedding rows")
+            }
+        case .skip:
+            notes.append("no tokenizer written (--no-tokenizer): llama.cpp cannot load this file as it is")
+        }
         let layout = try GGUFLayout(metadata: metadata,
                                     tensors: plans.map { GGUFTensorPlan(name: $0.tensor.name, type: $0.type, shape: $0.tensor.source.shape) })
         let out = try AtomicOutput(path: output, size: layout.fileSize)
@@ -130,7 +164,8 @@ public enum Converter {
                                                                wanted: $0.name, used: plan.type.name) }
             },
             tensors: options.measureError ? tensorReports : nil,
-            notes: graph.notes)
+            tokenizer: tokenizer,
+            notes: notes)
     }
 
     static func seconds(since start: DispatchTime) -> Double {

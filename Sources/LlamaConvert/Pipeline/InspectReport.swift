@@ -20,12 +20,21 @@ public struct InspectReport: Codable, Sendable {
     public let path: String
     public let config: ModelConfig
     public let tokenizerFiles: [String]
+    /// The tokenizer a conversion would write; nil when there is none (or it does not load: a note says why).
+    public let tokenizer: TokenizerSummary?
     public let tensors: [Tensor]
     public let totals: Totals
     public let notes: [String]
 
     enum CodingKeys: String, CodingKey {
-        case format, path, config, tokenizerFiles = "tokenizer_files", tensors, totals, notes
+        case format, path, config, tokenizerFiles = "tokenizer_files", tokenizer, tensors, totals, notes
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format); try c.encode(path, forKey: .path); try c.encode(config, forKey: .config)
+        try c.encode(tokenizerFiles, forKey: .tokenizerFiles); try c.encode(tokenizer, forKey: .tokenizer)
+        try c.encode(tensors, forKey: .tensors); try c.encode(totals, forKey: .totals); try c.encode(notes, forKey: .notes)
     }
 
     public init(graph: WeightGraph) {
@@ -38,7 +47,14 @@ public struct InspectReport: Codable, Sendable {
         }
         let parameters = graph.parameterCount, bytes = graph.byteCount
         totals = Totals(parameters: parameters, bytes: bytes, bitsPerWeight: parameters > 0 ? Double(bytes * 8) / Double(parameters) : 0)
-        notes = graph.notes
+        var notes = graph.notes
+        do {
+            tokenizer = try TokenizerSelection.vocabulary(for: graph)?.1
+        } catch {
+            tokenizer = nil
+            notes.append("tokenizer does not load: \(error)")
+        }
+        self.notes = notes
     }
 
     /// The human-readable form.
@@ -53,7 +69,14 @@ public struct InspectReport: Codable, Sendable {
             rope += ", llama3 scaling (factor \(Self.number(s.factor)), low \(Self.number(s.lowFreqFactor)), high \(Self.number(s.highFreqFactor)), original context \(s.originalContextLength))"
         }
         lines.append("           norm eps \(c.normEps), \(rope), context \(c.contextLength), tied embeddings \(c.tiedEmbeddings ? "yes" : "no")")
-        lines.append("tokenizer  " + (tokenizerFiles.isEmpty ? "no tokenizer files found" : tokenizerFiles.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")))
+        if let tokenizer {
+            lines.append("tokenizer  " + tokenizer.text)
+        } else {
+            lines.append("tokenizer  none" + (format == SourceFormat.gguf.rawValue ? " (no tokenizer.ggml.model key)" : ""))
+        }
+        if !tokenizerFiles.isEmpty {
+            lines.append("           files: " + tokenizerFiles.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))
+        }
         for note in notes { lines.append("note       \(note)") }
         lines.append("")
         let nameWidth = max(4, tensors.map(\.name.count).max() ?? 0)

@@ -33,6 +33,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case tooManyTokens(path: String, count: Int, embeddingRows: Int)
     /// None of the files is a tokenizer.
     case noTokenizer(files: [String])
+    /// A model input has no tokenizer, so its GGUF could not be loaded by llama.cpp.
+    case noTokenizerForModel(input: String, lookedFor: [String])
     /// A tokenizer that is valid but that this converter does not handle (as llama.cpp's convert would not).
     case unsupported(path: String, reason: String)
 
@@ -70,6 +72,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "\(path): the tokenizer has \(count) entries but the embedding has only \(rows) rows"
         case let .noTokenizer(files):
             return "no tokenizer.model or tokenizer.json among: \(files.joined(separator: ", "))"
+        case let .noTokenizerForModel(input, lookedFor):
+            return "\(input): no tokenizer found (looked for \(lookedFor.joined(separator: ", "))); llama.cpp cannot load a GGUF without one (--no-tokenizer writes it anyway)"
         case let .unsupported(path, reason):
             return "\(path): \(reason)"
         }
