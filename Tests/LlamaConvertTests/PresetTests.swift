@@ -140,25 +140,31 @@ struct PresetTests {
     func expectation(model: String) throws {
         let tmp = TempFolder()
         let graph = try ModelLoader.load(path: Fixtures.path(model))
-        let out = tmp.path + "/\(model).q4.gguf"
-        _ = try Converter.convert(graph, to: out, options: ConvertOptions(quant: .q4, threads: 2))
         let sources = Dictionary(uniqueKeysWithValues: graph.tensors.map { ($0.name, $0.source) })
-        let dump = tmp.path + "/\(model).q4.source.f32"
-        let expectation = try ggufExpectation(gguf: out, sources: sources, sourceDump: dump)
-        let file = try GGUFFile(path: out)
-        #expect(Set(expectation.tensors.map(\.type)).isSuperset(of: model == "hf-gqa-bf16-sharded" ? ["Q4_K", "Q6_K"] : ["Q5_0", "Q8_0"]))
-        for (e, info) in zip(expectation.tensors, file.tensors) {
-            let ours = try file.source(of: info).floats()
-            #expect(e.dequant.crc32 == ours.withUnsafeBytes { CRC32.checksum($0) }, "\(info.name)")
-            #expect(e.source?.count == ours.count, "\(info.name)")
-        }
-        // For `python3 Scripts/check_gguf.py M.q4.gguf --expect M.q4.expect.json`: keep the files.
-        if let keep = ProcessInfo.processInfo.environment["LLAMA_CONVERT_KEEP_PRESET"] {
-            try expectation.write(to: tmp.path + "/\(model).q4.expect.json")
-            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
-            for name in ["\(model).q4.gguf", "\(model).q4.expect.json", "\(model).q4.source.f32"] {
-                try? FileManager.default.removeItem(atPath: keep + "/" + name)
-                try FileManager.default.copyItem(atPath: tmp.path + "/" + name, toPath: keep + "/" + name)
+        // For `python3 Scripts/check_gguf.py M.qN.gguf --expect M.qN.expect.json`, all three presets are
+        // written and kept where the environment says; otherwise q4 alone is checked here.
+        let keep = ProcessInfo.processInfo.environment["LLAMA_CONVERT_KEEP_PRESET"]
+        for (choice, _) in keep == nil ? Array(Self.presets.prefix(1)) : Self.presets {
+            let stem = "\(model).\(choice.baseType == .q4_K ? "q4" : choice.baseType == .q5_K ? "q5" : "q6")"
+            let out = tmp.path + "/\(stem).gguf"
+            _ = try Converter.convert(graph, to: out, options: ConvertOptions(quant: choice, threads: 2))
+            let expectation = try ggufExpectation(gguf: out, sources: sources, sourceDump: tmp.path + "/\(stem).source.f32")
+            let file = try GGUFFile(path: out)
+            if choice == .q4 {
+                #expect(Set(expectation.tensors.map(\.type)).isSuperset(of: model == "hf-gqa-bf16-sharded" ? ["Q4_K", "Q6_K"] : ["Q5_0", "Q8_0"]))
+            }
+            for (e, info) in zip(expectation.tensors, file.tensors) {
+                let ours = try file.source(of: info).floats()
+                #expect(e.dequant.crc32 == ours.withUnsafeBytes { CRC32.checksum($0) }, "\(info.name)")
+                #expect(e.source?.count == ours.count, "\(info.name)")
+            }
+            if let keep {
+                try expectation.write(to: tmp.path + "/\(stem).expect.json")
+                try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+                for name in ["\(stem).gguf", "\(stem).expect.json", "\(stem).source.f32"] {
+                    try? FileManager.default.removeItem(atPath: keep + "/" + name)
+                    try FileManager.default.copyItem(atPath: tmp.path + "/" + name, toPath: keep + "/" + name)
+                }
             }
         }
     }
