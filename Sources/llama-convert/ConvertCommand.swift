@@ -17,6 +17,11 @@ struct ConvertCommand: ParsableCommand {
 
         The file is written as .OUT.llama-convert-partial beside OUT and renamed into place only when complete: \
         on any error or interrupt no partial OUT is left and an existing OUT is untouched.
+
+        After writing, the reference forward pass runs the source and OUT over \(ConversionCheck.defaultTokenCount) fixed \
+        tokens and the summary gives the KL divergence and top-1 agreement (--no-verify skips it). If OUT looks \
+        broken (NaN or infinite logits, or a KL far above what the chosen type gives), the command says so and \
+        exits with status 3, keeping OUT so it can be inspected.
         """
     )
 
@@ -34,6 +39,9 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @Flag(help: "Skip the parity check of the written file.")
+    var noVerify = false
+
     @Flag(help: "Also measure each tensor's quantization error (relative RMS and SQNR) and list them.")
     var verbose = false
 
@@ -48,14 +56,21 @@ struct ConvertCommand: ParsableCommand {
         let options = ConvertOptions(quant: QuantChoice(name: quant)!, threads: common.resolvedThreads,
                                      measureError: verbose || common.json, name: name)
         let line = ProgressLine(enabled: common.showsProgress)
-        let report = try Converter.convert(graph, to: output, options: options) { p in
+        var report = try Converter.convert(graph, to: output, options: options) { p in
             line.update(p)
         }
         line.finish()
+        if !noVerify {
+            report.verify = try ConversionCheck.run(source: graph, output: output, choice: options.quant, threads: options.threads)
+        }
         if common.json {
             try printJSON(report)
         } else {
             print(ConvertSummary.text(report, verbose: verbose))
+        }
+        if let problem = report.verify?.problem {
+            FileHandle.standardError.write(Data("llama-convert: \(output) looks BROKEN: \(problem). The file is kept for inspection.\n".utf8))
+            throw ExitCode(3)
         }
     }
 }

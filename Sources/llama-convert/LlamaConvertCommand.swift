@@ -12,7 +12,7 @@ struct LlamaConvertCommand: ParsableCommand {
           llama-convert inspect out.gguf --json                 what a file holds
         """,
         version: "0.1.0",
-        subcommands: [ConvertCommand.self, InspectCommand.self],
+        subcommands: [ConvertCommand.self, InspectCommand.self, VerifyCommand.self, RunCommand.self],
         defaultSubcommand: ConvertCommand.self
     )
 }

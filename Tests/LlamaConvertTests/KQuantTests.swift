@@ -18,15 +18,15 @@ struct KFormat: CustomStringConvertible, Sendable {
 
     static let all: [KFormat] = [
         KFormat(type: .q4_K, typeSize: Q4_K.typeSize,
-                quantize: { Q4_K.quantizeRow($0, count: $1, into: $2) },
+                quantize: { KQuantLanes.quantizeRowQ45($0, count: $1, into: $2, fiveBit: false) },
                 quantizeReference: { Q4_K.quantizeRowReference($0, count: $1, into: $2) },
                 dequantize: { Q4_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.085),
         KFormat(type: .q5_K, typeSize: Q5_K.typeSize,
-                quantize: { Q5_K.quantizeRow($0, count: $1, into: $2) },
+                quantize: { KQuantLanes.quantizeRowQ45($0, count: $1, into: $2, fiveBit: true) },
                 quantizeReference: { Q5_K.quantizeRowReference($0, count: $1, into: $2) },
                 dequantize: { Q5_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.043),
         KFormat(type: .q6_K, typeSize: Q6_K.typeSize,
-                quantize: { Q6_K.quantizeRow($0, count: $1, into: $2) },
+                quantize: { KQuantLanes.quantizeRowQ6($0, count: $1, into: $2) },
                 quantizeReference: { Q6_K.quantizeRowReference($0, count: $1, into: $2) },
                 dequantize: { Q6_K.dequantizeRow($0, count: $1, into: $2) }, relativeRMSBound: 0.021),
     ]

@@ -11,22 +11,30 @@ public enum ModelLoader {
         if isFolder.boolValue { return try loadFolder(path) }
         let folder = (path as NSString).deletingLastPathComponent
         if try isGGUF(path) { return try GGUFImporter.load(path: path) }
+        let dir = folder.isEmpty ? "." : folder
         if path.hasSuffix(".safetensors") {
-            let config = folder.isEmpty ? "config.json" : folder + "/config.json"
-            guard FileManager.default.fileExists(atPath: config) else {
-                throw FileError.missing(path: folder.isEmpty ? "." : folder, what: "config.json beside \(path)")
-            }
+            // The file is validated first, so a broken file is reported as such.
             let checkpoint = try SafetensorsCheckpoint(file: path)
+            let config = dir + "/config.json"
+            guard FileManager.default.fileExists(atPath: config) else {
+                throw FileError.missing(path: dir, what: "config.json beside \(path)")
+            }
             return try HFImporter.build(path: path, hf: HFConfig.read(path: config),
                                         tensors: checkpoint.tensors.map { ($0.name, $0.source as any TensorSource) },
-                                        tokenizerFiles: tokenizerFiles(in: folder.isEmpty ? "." : folder, alsoParent: false))
+                                        tokenizerFiles: tokenizerFiles(in: dir, alsoParent: false))
         }
         if path.hasSuffix(".pth") {
-            let shards = try metaShards(in: folder.isEmpty ? "." : folder)
-            guard shards.count == 1, shards[0] == path || (folder as NSString).appendingPathComponent((path as NSString).lastPathComponent) == shards[0] else {
-                throw ConfigError.unrecognisedInput(path: path, problem: "one shard of \(shards.count); pass the folder to merge them")
+            let checkpoint = try TorchCheckpoint(path: path)
+            let shards = try metaShards(in: dir)
+            guard shards.count <= 1 else {
+                throw ConfigError.unrecognisedInput(path: path, problem: "one of \(shards.count) model-parallel shards; pass the folder \(dir) to merge them")
             }
-            return try loadMeta(folder.isEmpty ? "." : folder, shards: [path])
+            guard FileManager.default.fileExists(atPath: dir + "/params.json") else {
+                throw FileError.missing(path: dir, what: "params.json beside \(path)")
+            }
+            return try MetaImporter.build(path: path, params: MetaParams.read(path: dir + "/params.json"),
+                                          shards: [(path, checkpoint.tensors)],
+                                          tokenizerFiles: tokenizerFiles(in: dir, alsoParent: true))
         }
         throw ConfigError.unrecognisedInput(path: path, problem: "not a GGUF, .safetensors or .pth file")
     }

@@ -18,6 +18,11 @@ public enum ConvertSummary {
             }
         }
         for note in r.notes { lines.append("  note: \(note)") }
+        if let v = r.verify {
+            lines.append(String(format: "  parity check (%d tokens, %.2f s): KL mean %.3g, max %.3g; top-1 agreement %.1f%%; max logit error %.3g",
+                                v.nTokens, v.seconds, v.klMean, v.klMax, 100 * v.top1Agreement, v.logitMaxAbs))
+            if let problem = v.problem { lines.append("  BROKEN: \(problem)") }
+        }
         if verbose, let tensors = r.tensors {
             lines.append("  per-tensor error (relative RMS, SQNR):")
             let width = tensors.map(\.name.count).max() ?? 0

@@ -67,11 +67,13 @@ public struct ConvertReport: Codable, Sendable {
     public var fallbacks: [Fallback]
     public var tensors: [TensorReport]?
     public var notes: [String]
+    /// The parity check run on the written file (absent with `--no-verify`).
+    public var verify: ConversionCheck?
 
     enum CodingKeys: String, CodingKey {
         case input, output, format, quant, fileType = "file_type", parameters, inputBytes = "input_bytes"
         case outputBytes = "output_bytes", bitsPerWeight = "bits_per_weight", seconds
-        case inputMBPerSecond = "input_mb_per_s", threads, fallbacks, tensors, notes
+        case inputMBPerSecond = "input_mb_per_s", threads, fallbacks, tensors, notes, verify
     }
 }
 

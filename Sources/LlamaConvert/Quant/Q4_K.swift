@@ -24,7 +24,12 @@ public enum Q4_K {
     /// Quantizes `count` weights (a multiple of 256) into `count / 256 * 144` bytes at `y`,
     /// byte-identical to ggml's `quantize_row_q4_K_ref`. Pure and thread-safe.
     public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        #if DEBUG
+        // Unoptimised SIMD code is many times slower than the scalar port; both give the same bytes (tested).
+        quantizeRowReference(x, count: count, into: y)
+        #else
         KQuantLanes.quantizeRowQ45(x, count: count, into: y, fiveBit: false)
+        #endif
     }
 
     /// The scalar port of `quantize_row_q4_K_ref`, kept as the specification of `quantizeRow`.

@@ -22,7 +22,12 @@ public enum Q5_K {
     /// Quantizes `count` weights (a multiple of 256) into `count / 256 * 176` bytes at `y`,
     /// byte-identical to ggml's `quantize_row_q5_K_ref`. Pure and thread-safe.
     public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        #if DEBUG
+        // Unoptimised SIMD code is many times slower than the scalar port; both give the same bytes (tested).
+        quantizeRowReference(x, count: count, into: y)
+        #else
         KQuantLanes.quantizeRowQ45(x, count: count, into: y, fiveBit: true)
+        #endif
     }
 
     /// The scalar port of `quantize_row_q5_K_ref`, kept as the specification of `quantizeRow`.

@@ -23,7 +23,12 @@ public enum Q6_K {
     /// Quantizes `count` weights (a multiple of 256) into `count / 256 * 210` bytes at `y`,
     /// byte-identical to ggml's `quantize_row_q6_K_ref`. Pure and thread-safe.
     public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        #if DEBUG
+        // Unoptimised SIMD code is many times slower than the scalar port; both give the same bytes (tested).
+        quantizeRowReference(x, count: count, into: y)
+        #else
         KQuantLanes.quantizeRowQ6(x, count: count, into: y)
+        #endif
     }
 
     /// The scalar port of `quantize_row_q6_K_ref`, kept as the specification of `quantizeRow`.

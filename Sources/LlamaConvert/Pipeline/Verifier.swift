@@ -1,0 +1,138 @@
+import Foundation
+
+/// Runs the reference forward pass on two models over the same tokens and compares them: the
+/// numerical proof that a conversion computes what its source computed.
+public enum Verifier {
+    /// Tokens of the default check: BOS, then a fixed pseudo-random walk over the vocabulary
+    /// (a linear congruential sequence, so every run and every machine uses the same list).
+    public static func defaultTokens(count: Int, vocabSize: Int, bos: Int = 1) -> [Int] {
+        precondition(vocabSize > 1 && count > 0)
+        var tokens = [min(bos, vocabSize - 1)]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        while tokens.count < count {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            tokens.append(Int((state >> 33) % UInt64(vocabSize)))
+        }
+        return tokens
+    }
+
+    public struct Result: Sendable {
+        public let report: ParityReport
+        public let tokens: [Int]
+        public let sourceLogits: [[Float]]
+        public let convertedLogits: [[Float]]
+    }
+
+    /// Logits of both models for `tokens`, and their comparison.
+    public static func compare(source: WeightGraph, converted: WeightGraph, tokens: [Int], threads: Int) throws -> Result {
+        guard source.config.vocabSize == converted.config.vocabSize else {
+            throw VerifyError.vocabularyMismatch(source: source.path, sourceSize: source.config.vocabSize,
+                                                 converted: converted.path, convertedSize: converted.config.vocabSize)
+        }
+        try checkTokens(tokens, vocabSize: source.config.vocabSize, path: source.path)
+        let context = tokens.count
+        let a = try Transformer(graph: source, threads: threads, maxContext: context).logits(tokens: tokens)
+        let b = try Transformer(graph: converted, threads: threads, maxContext: context).logits(tokens: tokens)
+        return Result(report: ParityReport.compare(source: a, converted: b, tokens: tokens), tokens: tokens,
+                      sourceLogits: a, convertedLogits: b)
+    }
+
+    /// Tokens `verify` runs when none are given.
+    public static let defaultTokenCountForHelp = 64
+
+    /// Throws unless every id is inside the model's vocabulary.
+    public static func checkTokenList(_ tokens: [Int], graph: WeightGraph) throws {
+        try checkTokens(tokens, vocabSize: graph.config.vocabSize, path: graph.path)
+    }
+
+    static func checkTokens(_ tokens: [Int], vocabSize: Int, path: String) throws {
+        guard !tokens.isEmpty else { throw VerifyError.noTokens }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabSize }) {
+            throw VerifyError.tokenOutOfRange(path: path, token: bad, vocabSize: vocabSize)
+        }
+    }
+
+    /// Token ids from "1,2,3" or a file of ids separated by commas or white space.
+    public static func parseTokens(_ text: String, origin: String) throws -> [Int] {
+        let parts = text.split(whereSeparator: { $0 == "," || $0.isWhitespace })
+        return try parts.map { part in
+            guard let id = Int(part) else { throw VerifyError.badTokenList(origin: origin, item: String(part)) }
+            return id
+        }
+    }
+
+    /// The KL divergence above which a conversion to `type` is called broken: far above what the
+    /// type's rounding gives on real weights.
+    public static func brokenKL(for choice: QuantChoice) -> Double {
+        switch choice.baseType {
+        case .f32, .f16, .bf16: return 0.01
+        case .q8_0: return 0.05
+        case .q6_K, .q5_K, .q5_0, .q5_1: return 0.25
+        default: return 0.5
+        }
+    }
+}
+
+/// Errors of `verify` and of the built-in check.
+public enum VerifyError: Error, CustomStringConvertible, Equatable {
+    /// The two models do not share a vocabulary, so their distributions cannot be compared.
+    case vocabularyMismatch(source: String, sourceSize: Int, converted: String, convertedSize: Int)
+    /// A token id outside the vocabulary.
+    case tokenOutOfRange(path: String, token: Int, vocabSize: Int)
+    /// An item of a token list that is not an integer.
+    case badTokenList(origin: String, item: String)
+    /// An empty token list.
+    case noTokens
+
+    public var description: String {
+        switch self {
+        case let .vocabularyMismatch(source, a, converted, b):
+            return "\(source) has \(a) tokens, \(converted) has \(b): the models cannot be compared"
+        case let .tokenOutOfRange(path, token, vocab): return "\(path): token \(token) is outside the vocabulary of \(vocab)"
+        case let .badTokenList(origin, item): return "\(origin): \"\(item)\" is not a token id"
+        case .noTokens: return "no tokens to run"
+        }
+    }
+}
+
+/// The short parity check `convert` runs on what it wrote.
+public struct ConversionCheck: Codable, Sendable {
+    public let nTokens: Int
+    public let klMean: Double
+    public let klMax: Double
+    public let top1Agreement: Double
+    public let logitMaxAbs: Double
+    /// The KL above which the file is called broken for its type.
+    public let brokenAbove: Double
+    /// Why the converted file is considered broken, or nil when it is fine.
+    public let problem: String?
+    public let seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case nTokens = "n_tokens", klMean = "kl_mean", klMax = "kl_max", top1Agreement = "top1_agreement"
+        case logitMaxAbs = "logit_max_abs", brokenAbove = "broken_above", problem, seconds
+    }
+
+    public static let defaultTokenCount = 32
+
+    /// Runs source and output over the default tokens and judges the output.
+    public static func run(source: WeightGraph, output: String, choice: QuantChoice, threads: Int,
+                           tokenCount: Int = defaultTokenCount) throws -> ConversionCheck {
+        let start = DispatchTime.now()
+        let converted = try ModelLoader.load(path: output)
+        let count = min(tokenCount, source.config.contextLength)
+        let tokens = Verifier.defaultTokens(count: count, vocabSize: source.config.vocabSize)
+        let result = try Verifier.compare(source: source, converted: converted, tokens: tokens, threads: threads)
+        let r = result.report
+        let threshold = Verifier.brokenKL(for: choice)
+        var problem: String? = nil
+        if result.convertedLogits.contains(where: { $0.contains { !$0.isFinite } }) {
+            problem = "the converted model's logits contain NaN or infinity"
+        } else if !(r.klMean <= threshold) {
+            problem = String(format: "mean KL divergence %.3g is far above what %@ should give (%.3g)", r.klMean, choice.description, threshold)
+        }
+        return ConversionCheck(nTokens: r.nTokens, klMean: r.klMean, klMax: r.klMax, top1Agreement: r.top1Agreement,
+                               logitMaxAbs: r.logitMaxAbs, brokenAbove: threshold, problem: problem,
+                               seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+    }
+}

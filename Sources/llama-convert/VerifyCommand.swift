@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import LlamaConvert
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Run the reference forward pass on two models and report their numerical parity.",
+        discussion: """
+        Both models run the same tokens (default: \(Verifier.defaultTokenCountForHelp) fixed tokens starting with BOS). The report gives, \
+        per position and overall, the KL divergence of CONVERTED's next-token distribution from SOURCE's, top-1 \
+        agreement, max abs and RMS logit error, cosine similarity, and each model's perplexity of the token list. \
+        Either side may be any input llama-convert reads.
+        """
+    )
+
+    @Argument(help: "The reference model (usually the original checkpoint).")
+    var source: String
+
+    @Argument(help: "The model to check (usually the converted GGUF).")
+    var converted: String
+
+    @Option(help: ArgumentHelp("Token ids, comma separated.", valueName: "ids"))
+    var tokens: String?
+
+    @Option(help: ArgumentHelp("A file of token ids (commas or white space).", valueName: "file"))
+    var tokensFile: String?
+
+    @Option(help: ArgumentHelp("Exit with status 1 when the mean KL divergence exceeds this.", valueName: "x"))
+    var maxKL: Double?
+
+    @Option(help: ArgumentHelp("Write DIR/source_logits.npy and DIR/converted_logits.npy (float32, [n_tokens, vocab]).", valueName: "dir"))
+    var saveLogits: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if tokens != nil && tokensFile != nil { throw ValidationError("give --tokens or --tokens-file, not both") }
+        if let maxKL, !(maxKL >= 0) { throw ValidationError("--max-kl must be a non-negative number") }
+    }
+
+    func run() throws {
+        let a = try ModelLoader.load(path: source)
+        let b = try ModelLoader.load(path: converted)
+        var ids = Verifier.defaultTokens(count: min(Verifier.defaultTokenCountForHelp, a.config.contextLength), vocabSize: a.config.vocabSize)
+        if let tokens { ids = try Verifier.parseTokens(tokens, origin: "--tokens") }
+        if let tokensFile {
+            ids = try Verifier.parseTokens(String(decoding: try Data(contentsOf: URL(fileURLWithPath: tokensFile)), as: UTF8.self), origin: tokensFile)
+        }
+        let result = try Verifier.compare(source: a, converted: b, tokens: ids, threads: common.resolvedThreads)
+        if let saveLogits {
+            try FileManager.default.createDirectory(atPath: saveLogits, withIntermediateDirectories: true)
+            try NPY.write(path: saveLogits + "/source_logits.npy", rows: result.sourceLogits)
+            try NPY.write(path: saveLogits + "/converted_logits.npy", rows: result.convertedLogits)
+        }
+        if common.json { try printJSON(result.report) } else { print(ParityText.text(result.report, tokens: ids)) }
+        if let maxKL, !(result.report.klMean <= maxKL) {
+            FileHandle.standardError.write(Data("llama-convert: mean KL \(result.report.klMean) exceeds --max-kl \(maxKL)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Greedy continuation with the reference forward pass: does the file still talk?",
+        discussion: "Prints the prompt's token ids and the ids of the N tokens the model picks greedily after them."
+    )
+
+    @Argument(help: "Any model llama-convert reads (a converted GGUF, or a source checkpoint).")
+    var model: String
+
+    @Option(help: ArgumentHelp("Prompt token ids, comma separated.", valueName: "ids"))
+    var tokens: String
+
+    @Option(name: .customShort("n"), help: "Tokens to generate.")
+    var count: Int = 16
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("-n must be at least 1") }
+    }
+
+    struct Output: Encodable { let prompt: [Int]; let generated: [Int] }
+
+    func run() throws {
+        let graph = try ModelLoader.load(path: model)
+        let prompt = try Verifier.parseTokens(tokens, origin: "--tokens")
+        try Verifier.checkTokenList(prompt, graph: graph)
+        let transformer = try Transformer(graph: graph, threads: common.resolvedThreads, maxContext: prompt.count + count)
+        let generated = try transformer.generateGreedy(prompt: prompt, count: count)
+        if common.json {
+            try printJSON(Output(prompt: prompt, generated: generated))
+        } else {
+            print("prompt     " + prompt.map(String.init).joined(separator: " "))
+            print("generated  " + generated.map(String.init).joined(separator: " "))
+        }
+    }
+}
