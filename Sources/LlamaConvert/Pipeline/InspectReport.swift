@@ -91,8 +91,18 @@ public struct InspectReport: Codable, Sendable {
             lines.append(pad(t.name, nameWidth) + "  " + pad(t.dtype, 5) + "  " + pad(shape, shapeWidth) + "  " + padLeft(String(t.bytes), 12) + "  " + source)
         }
         lines.append("")
+        if !tensors.isEmpty {
+            lines.append("types      " + typeCounts.map { "\($0.type) ×\($0.count)" }.joined(separator: ", "))
+        }
         lines.append("total      \(totals.parameters) parameters, \(totals.bytes) bytes (\(Self.megabytes(totals.bytes))), \(String(format: "%.2f", totals.bitsPerWeight)) bits per weight")
         return lines.joined(separator: "\n")
+    }
+
+    /// How many tensors each stored type holds, most common first (ties by name).
+    public var typeCounts: [(type: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        for t in tensors { counts[t.dtype, default: 0] += 1 }
+        return counts.map { (type: $0.key, count: $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.type < $1.type }
     }
 
     static func number(_ x: Double) -> String {

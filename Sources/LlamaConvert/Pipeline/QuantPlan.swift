@@ -84,12 +84,13 @@ public enum QuantPlanner {
     public static func plan(_ graph: WeightGraph, _ choice: QuantChoice) -> [TensorPlan] {
         let layers = graph.config.nLayers
         let hasOutput = graph.tensor(.output) != nil
+        let seventyB = isSeventyB(graph.config)
         return graph.tensors.map { tensor in
             // Norms and the RoPE divisors stay F32: llama.cpp quantizes only 2-D weights.
             guard tensor.source.shape.count >= 2 else { return TensorPlan(tensor: tensor, type: .f32, fallbackFrom: nil) }
             let actsAsOutput = tensor.role == .output || (tensor.role == .tokenEmbedding && !hasOutput)
             let wanted = ruleType(choice, role: tensor.role, layer: tensor.layer ?? 0, layers: layers,
-                                  actsAsOutput: actsAsOutput, rowLength: tensor.source.rowLength)
+                                  actsAsOutput: actsAsOutput, rowLength: tensor.source.rowLength, seventyB: seventyB)
             let length = tensor.source.rowLength
             if length % wanted.blockSize == 0 { return TensorPlan(tensor: tensor, type: wanted, fallbackFrom: nil) }
             return TensorPlan(tensor: tensor, type: fallback(for: wanted, rowLength: length), fallbackFrom: wanted)
@@ -98,7 +99,7 @@ public enum QuantPlanner {
 
     /// The type llama.cpp's mix rules give a tensor before the fallback for short rows.
     static func ruleType(_ choice: QuantChoice, role: TensorRole, layer: Int, layers: Int,
-                         actsAsOutput: Bool, rowLength: Int) -> GGMLType {
+                         actsAsOutput: Bool, rowLength: Int, seventyB: Bool = false) -> GGMLType {
         let base = choice.baseType
         switch choice {
         case .uniform, .q8:
@@ -109,11 +110,23 @@ public enum QuantPlanner {
                 return rowLength % base.blockSize == 0 ? .q6_K : .q8_0
             }
             if choice == .q6 { return .q6_K }
-            if role == .attnV || role == .ffnDown {
+            if role == .attnV {
+                let type: GGMLType = useMoreBits(layer, layers) ? .q6_K : base
+                // A 70B's attn_v is 8× smaller than attn_q (8 query heads per KV head): a few more bits
+                // cost almost nothing, so llama.cpp lifts Q3_K and Q4_K to Q5_K there.
+                return seventyB && (type == .q3_K || type == .q4_K) ? .q5_K : type
+            }
+            if role == .ffnDown {
                 return useMoreBits(layer, layers) ? .q6_K : base
             }
             return base
         }
+    }
+
+    /// llama.cpp's `LLM_TYPE_70B` for arch `llama` (src/models/llama.cpp): 80 layers with grouped-query
+    /// attention (80 layers without it is a 65B, which keeps the ordinary rules).
+    static func isSeventyB(_ config: ModelConfig) -> Bool {
+        config.nLayers == 80 && config.nHeads != config.nKVHeads
     }
 
     /// llama.cpp's `use_more_bits`: the first and last eighth of the layers and every third between.
