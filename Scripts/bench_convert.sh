@@ -72,9 +72,8 @@ measure() {
     printf '  %-6s %-14s run %d: %8.2f s  %7.1f MiB\n' "$tool" "$task" "$run" "$wall" "$(echo "$rss / 1024" | bc -l)"
 }
 
-peer_convert() { # OUTTYPE OUTFILE
-    PYTHONPATH="$PEER_LLAMA/gguf-py" "$PY" "$PEER_LLAMA/convert_hf_to_gguf.py" "$BENCH_DIR" --outtype "$1" --outfile "$2"
-}
+# The peer's converter, as a command line (/usr/bin/time runs programs, not shell functions).
+PEER_CONVERT=(env PYTHONPATH="$PEER_LLAMA/gguf-py" "$PY" "$PEER_LLAMA/convert_hf_to_gguf.py" "$BENCH_DIR")
 
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== model $BENCH_DIR: ${#SHARDS[@]} shards, $SHARD_BYTES bytes; ours N=$N, peer N=$PEER_N (peer available: $peer_ok)"
@@ -92,11 +91,11 @@ for run in $(seq 1 "$N"); do
         rm -f "$OUT_DIR/ours-$preset.gguf"
         if [ "$peer_round" = 1 ]; then
             case $preset in
-                f16)  measure peer convert-f16 "$run" peer_convert f16 "$OUT_DIR/peer-f16.gguf" ;;
-                q8_0) measure peer convert-q8_0 "$run" peer_convert q8_0 "$OUT_DIR/peer-q8_0.gguf"
+                f16)  measure peer convert-f16 "$run" "${PEER_CONVERT[@]}" --outtype f16 --outfile "$OUT_DIR/peer-f16.gguf" ;;
+                q8_0) measure peer convert-q8_0 "$run" "${PEER_CONVERT[@]}" --outtype q8_0 --outfile "$OUT_DIR/peer-q8_0.gguf"
                       rm -f "$OUT_DIR/peer-q8_0.gguf" ;;
                 q4_0|q4)
-                    [ -f "$OUT_DIR/peer-f16.gguf" ] || measure peer convert-f16 "$run" peer_convert f16 "$OUT_DIR/peer-f16.gguf"
+                    [ -f "$OUT_DIR/peer-f16.gguf" ] || measure peer convert-f16 "$run" "${PEER_CONVERT[@]}" --outtype f16 --outfile "$OUT_DIR/peer-f16.gguf"
                     ft=q4_0; [ "$preset" = q4 ] && ft=q4_k_m
                     measure peer "quantize-$ft" "$run" "$PEER_PY" Scripts/peer_quantize.py \
                         "$OUT_DIR/peer-f16.gguf" "$OUT_DIR/peer-$ft.gguf" "$ft" --threads "$(nproc)"
