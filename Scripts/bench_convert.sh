@@ -9,7 +9,8 @@
 #   f16, q8_0  convert_hf_to_gguf.py --outtype f16 / q8_0 (one step each)
 #   q4_0       convert_hf_to_gguf.py --outtype f16 + llama_model_quantize Q4_0 (two steps)
 #   q4         convert_hf_to_gguf.py --outtype f16 + llama_model_quantize Q4_K_M (two steps)
-# Prints a table (best / median wall, MB/s of the best, peak RSS, peer/ours ratios) and writes
+# Prints a table (best / median wall, MB/s of the best, peak RSS, CPU seconds = user + sys, which
+# a loaded machine disturbs less than wall time; peer/ours ratios) and writes
 # the results as JSON to $OUT_JSON.
 #
 #   swift build -c release && Scripts/bench_convert.sh
@@ -56,7 +57,7 @@ RAW=$(mktemp)
 TIMELOG=$(mktemp)
 trap 'rm -f "$RAW" "$TIMELOG"' EXIT
 
-# measure TOOL TASK RUN CMD...: one run under /usr/bin/time -v; appends "tool task run wall rss_kib".
+# measure TOOL TASK RUN CMD...: one run under /usr/bin/time -v; appends "tool task run wall rss_kib cpu".
 measure() {
     local tool=$1 task=$2 run=$3
     shift 3
@@ -65,11 +66,13 @@ measure() {
         tail -20 "$OUT_DIR/last.log" >&2
         exit 1
     fi
-    local wall rss
+    local wall rss cpu
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$TIMELOG")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TIMELOG")
-    echo "$tool $task $run $wall $rss" >> "$RAW"
-    printf '  %-6s %-14s run %d: %8.2f s  %7.1f MiB\n' "$tool" "$task" "$run" "$wall" "$(echo "$rss / 1024" | bc -l)"
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$TIMELOG")
+    echo "$tool $task $run $wall $rss $cpu" >> "$RAW"
+    printf '  %-6s %-16s run %d: %8.2f s wall %8.2f s cpu %7.1f MiB  (load %s)\n' "$tool" "$task" "$run" "$wall" "$cpu" \
+        "$(echo "$rss / 1024" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 # The peer's converter, as a command line (/usr/bin/time runs programs, not shell functions).
@@ -113,47 +116,50 @@ raw, shard_bytes, out_json, model, n, peer_n, load = sys.argv[1:8]
 shard_bytes = int(shard_bytes)
 runs = {}
 for line in open(raw):
-    tool, task, run, wall, rss = line.split()
-    runs.setdefault((tool, task), {})[int(run)] = (float(wall), int(rss))
+    tool, task, run, wall, rss, cpu = line.split()
+    runs.setdefault((tool, task), {})[int(run)] = (float(wall), int(rss), float(cpu))
 
 def row(tool, task, per_run):
-    walls = [w for w, _ in per_run.values()]
+    walls = [w for w, _, _ in per_run.values()]
+    cpus = [c for _, _, c in per_run.values()]
     best = min(walls)
     return {"tool": tool, "task": task, "runs": len(walls), "wall_s": walls,
             "best_s": best, "median_s": statistics.median(walls),
             "input_mb_per_s": shard_bytes / 1e6 / best,
-            "peak_rss_mib": max(r for _, r in per_run.values()) / 1024}
+            "peak_rss_mib": max(r for _, r, _ in per_run.values()) / 1024,
+            "cpu_s": cpus, "cpu_best_s": min(cpus)}
 
 rows = [row(t, k, v) for (t, k), v in runs.items()]
 # The peer's two-step pipelines: convert f16 + quantize of the same round, summed per round.
 f16 = runs.get(("peer", "convert-f16"), {})
 for preset, step in (("q4_0", "quantize-q4_0"), ("q4", "quantize-q4_k_m")):
     q = runs.get(("peer", step), {})
-    both = {r: (f16[r][0] + q[r][0], max(f16[r][1], q[r][1])) for r in q if r in f16}
+    both = {r: (f16[r][0] + q[r][0], max(f16[r][1], q[r][1]), f16[r][2] + q[r][2]) for r in q if r in f16}
     if both:
         rows.append(row("peer", f"convert-f16+{step}", both))
 
 by = {(r["tool"], r["task"]): r for r in rows}
 print()
-print(f"{'tool':<6} {'task':<30} {'wall s best':>11} {'median':>8} {'MB/s':>8} {'peak RSS MiB':>13}")
+print(f"{'tool':<6} {'task':<30} {'wall s best':>11} {'median':>8} {'MB/s':>8} {'peak RSS MiB':>13} {'cpu s best':>11}")
 for r in rows:
     print(f"{r['tool']:<6} {r['task']:<30} {r['best_s']:>11.2f} {r['median_s']:>8.2f} "
-          f"{r['input_mb_per_s']:>8.1f} {r['peak_rss_mib']:>13.1f}")
+          f"{r['input_mb_per_s']:>8.1f} {r['peak_rss_mib']:>13.1f} {r['cpu_best_s']:>11.2f}")
 
 pairs = {"f16": "convert-f16", "q8_0": "convert-q8_0", "q4_0": "convert-f16+quantize-q4_0",
          "q4": "convert-f16+quantize-q4_k_m"}
 targets = {"f16": 5, "q8_0": 5, "q4_0": 5, "q4": 3}
 ratios = {}
 print()
-print(f"{'preset':<6} {'peer task':<30} {'peer/ours best':>14} {'median':>8} {'target':>7}")
+print(f"{'preset':<6} {'peer task':<30} {'peer/ours best':>14} {'median':>8} {'cpu s':>7} {'target':>7}")
 for preset, task in pairs.items():
     ours, peer = by.get(("ours", preset)), by.get(("peer", task))
     if not ours or not peer:
         continue
     rb, rm = peer["best_s"] / ours["best_s"], peer["median_s"] / ours["median_s"]
-    ratios[preset] = {"peer_task": task, "best": rb, "median": rm, "target": targets[preset],
+    rc = peer["cpu_best_s"] / ours["cpu_best_s"]
+    ratios[preset] = {"peer_task": task, "best": rb, "median": rm, "cpu": rc, "target": targets[preset],
                       "met": rb >= targets[preset]}
-    print(f"{preset:<6} {task:<30} {rb:>13.2f}x {rm:>7.2f}x {targets[preset]:>6}x")
+    print(f"{preset:<6} {task:<30} {rb:>13.2f}x {rm:>7.2f}x {rc:>6.2f}x {targets[preset]:>6}x")
 
 result = {"date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "model": model,
           "shard_bytes": shard_bytes, "n_ours": int(n), "n_peer": int(peer_n),
