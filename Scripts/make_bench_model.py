@@ -6,11 +6,13 @@ Default: hidden 2048, 16 layers, 32 heads / 8 KV heads, ffn 5632, vocab 32000 (8
 the benchmark model of issues 4-6. Written with torch + safetensors + transformers' LlamaConfig,
 so llama.cpp's own converter reads it too. Needs the fixtures venv (see Scripts/make_fixtures.py).
 
-    /work/venv/bin/python Scripts/make_bench_model.py --out bench/llama-853m
+    /work/venv/bin/python Scripts/make_bench_model.py --out bench/llama-853m \
+        --tokenizer-model fixtures/tokenizers/spm/tokenizer.model
 """
 import argparse
 import json
 import os
+import shutil
 
 import torch
 from safetensors.torch import save_file
@@ -28,6 +30,10 @@ def main():
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    p.add_argument("--tokenizer-model", default=None,
+                   help="SentencePiece tokenizer.model to copy into the folder (llama.cpp's "
+                        "convert_hf_to_gguf.py refuses a folder without a tokenizer; it pads a "
+                        "smaller vocabulary to vocab_size with [PADn] tokens)")
     a = p.parse_args()
 
     dtype = getattr(torch, a.dtype)
@@ -35,8 +41,11 @@ def main():
     config = LlamaConfig(vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.ffn,
                          num_hidden_layers=a.layers, num_attention_heads=a.heads,
                          num_key_value_heads=a.kv_heads, max_position_embeddings=2048,
-                         rms_norm_eps=1e-5, tie_word_embeddings=False)
+                         rms_norm_eps=1e-5, tie_word_embeddings=False,
+                         architectures=["LlamaForCausalLM"])
     config.save_pretrained(a.out)
+    if a.tokenizer_model:
+        shutil.copyfile(a.tokenizer_model, os.path.join(a.out, "tokenizer.model"))
 
     g = torch.Generator().manual_seed(1234)
     hd = a.hidden // a.heads

@@ -156,6 +156,48 @@ struct LegacyQuantTests {
         #expect(HalfFloat.toFloat(UInt16(try Self.quantize(x, .q8_0)[0]) | UInt16(try Self.quantize(x, .q8_0)[1]) << 8).isFinite)
     }
 
+    @Test("fp16 → float gives exactly Float16's answer for all 65536 halves, NaNs included")
+    func halfToFloatMatchesFloat16() {
+        var mismatches: [UInt16] = []
+        for h in 0 ... 0xFFFF {
+            let bits = UInt16(h)
+            if HalfFloat.toFloat(bits).bitPattern != Float(Float16(bitPattern: bits)).bitPattern { mismatches.append(bits) }
+        }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(8).map { String($0, radix: 16) })")
+    }
+
+    @Test("bf16 → fp16 in one pass gives the bits of bf16 → float → Float16 for all 65536 bf16 values")
+    func bf16ToHalfMatchesTwoSteps() {
+        let source = (0 ... 0xFFFF).map { UInt16($0) }
+        var out = [UInt16](repeating: 0, count: source.count)
+        source.withUnsafeBytes { s in out.withUnsafeMutableBytes { d in
+            HalfFloat.bf16ToHalf(s.baseAddress!, count: source.count, into: d.baseAddress!)
+        } }
+        let mismatches = source.indices.filter { out[$0] != Float16(HalfFloat.bf16ToFloat(source[$0])).bitPattern }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(8).map { String($0, radix: 16) })")
+    }
+
+    @Test("float → fp16 rounds exactly as Float16 does: every boundary of the half range and a sweep of 2^20 patterns")
+    func floatToHalfMatchesFloat16() {
+        var patterns: [UInt32] = []
+        // Around each boundary: zero, smallest subnormal, subnormal/normal, ties, largest half,
+        // the overflow threshold 65520, infinity, signalling and quiet NaNs; both signs.
+        for edge: UInt32 in [0, 0x3300_0000, 0x3380_0000, 0x3880_0000, 0x3870_0000, 0x3f80_0000, 0x3f80_1000,
+                             0x3f80_3000, 0x477f_e000, 0x477f_f000, 0x4780_0000, 0x7f80_0000, 0x7f80_0001,
+                             0x7fc0_0000, 0x7fff_ffff] {
+            for d in -40 ... 40 { patterns.append(edge &+ UInt32(bitPattern: Int32(d))) }
+        }
+        for i in 0 ..< (1 << 20) { patterns.append(UInt32(truncatingIfNeeded: i &* 4099 &+ i >> 7)) }
+        var mismatches: [UInt32] = []
+        for u in patterns {
+            for bits in [u & 0x7fff_ffff, u | 0x8000_0000] {
+                let x = Float(bitPattern: bits)
+                if HalfFloat.fromFloat(x) != Float16(x).bitPattern { mismatches.append(bits) }
+            }
+        }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(8).map { String($0, radix: 16) })")
+    }
+
     @Test("NaN and infinite inputs neither trap nor write outside the row", arguments: types)
     func nonFiniteInputs(type: GGMLType) throws {
         var x = [Float](repeating: 0.5, count: 96)

@@ -225,6 +225,8 @@ public enum Converter {
         let measure = options.measureError
         // Same stored type in and out (f16 → f16): bytes are copied as they are.
         let copyThrough = source.type == plan.type && !measure
+        // bf16 → f16 without error figures: stored bytes converted straight into the output chunk.
+        let bf16ToHalf = source.type == .bf16 && plan.type == .f16 && !measure
         var first = 0
         while first < rowCount {
             let rows = min(chunkRows, rowCount - first)
@@ -238,6 +240,13 @@ public enum Converter {
                     let a = rows * piece / pieces, b = rows * (piece + 1) / pieces
                     guard b > a else { return }
                     do {
+                        if bf16ToHalf {
+                            let stored = UnsafeMutableRawBufferPointer(rebasing: w.stored[a * inRowBytes ..< b * inRowBytes])
+                            try source.readRows(chunkFirst + a ..< chunkFirst + b, into: stored)
+                            HalfFloat.bf16ToHalf(UnsafeRawPointer(stored.baseAddress!), count: (b - a) * rowLength,
+                                                 into: w.encoded.baseAddress! + a * outRowBytes)
+                            return
+                        }
                         let floats = UnsafeMutableBufferPointer(rebasing: w.floats[a * rowLength ..< b * rowLength])
                         try source.readFloatRows(chunkFirst + a ..< chunkFirst + b, into: floats,
                                                  scratch: UnsafeMutableRawBufferPointer(rebasing: w.stored[a * inRowBytes ..< b * inRowBytes]))
