@@ -26,6 +26,12 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A file of token ids (commas or white space).", valueName: "file"))
     var tokensFile: String?
 
+    @Option(help: ArgumentHelp("A text to score, tokenized with SOURCE's tokenizer (BOS first).", valueName: "text"))
+    var prompt: String?
+
+    @Option(help: ArgumentHelp("A text file to score; longer than the context, it is scored in windows of the context.", valueName: "file"))
+    var text: String?
+
     @Option(help: ArgumentHelp("Exit with status 1 when the mean KL divergence exceeds this.", valueName: "x"))
     var maxKL: Double?
 
@@ -35,7 +41,9 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        if tokens != nil && tokensFile != nil { throw ValidationError("give --tokens or --tokens-file, not both") }
+        if [tokens != nil, tokensFile != nil, prompt != nil, text != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of --tokens, --tokens-file, --prompt, --text")
+        }
         if let maxKL, !(maxKL >= 0) { throw ValidationError("--max-kl must be a non-negative number") }
     }
 
@@ -47,13 +55,23 @@ struct VerifyCommand: ParsableCommand {
         if let tokensFile {
             ids = try Verifier.parseTokens(String(decoding: try Data(contentsOf: URL(fileURLWithPath: tokensFile)), as: UTF8.self), origin: tokensFile)
         }
-        let result = try Verifier.compare(source: a, converted: b, tokens: ids, threads: common.resolvedThreads)
+        var window = ids.count
+        if prompt != nil || text != nil {
+            let words = try prompt ?? String(decoding: try Data(contentsOf: URL(fileURLWithPath: text!)), as: UTF8.self)
+            ids = try Verifier.tokenizer(for: a).encode(words, addBOS: true)
+            window = min(ids.count, a.config.contextLength, 2048)
+        }
+        let result = try Verifier.compareInWindows(source: a, converted: b, tokens: ids, window: max(window, 1),
+                                                   threads: common.resolvedThreads)
         if let saveLogits {
             try FileManager.default.createDirectory(atPath: saveLogits, withIntermediateDirectories: true)
             try NPY.write(path: saveLogits + "/source_logits.npy", rows: result.sourceLogits)
             try NPY.write(path: saveLogits + "/converted_logits.npy", rows: result.convertedLogits)
         }
-        if common.json { try printJSON(result.report) } else { print(ParityText.text(result.report, tokens: ids)) }
+        if common.json { try printJSON(result.report) } else {
+            print(ParityText.text(result.report, tokens: ids))
+            if window < ids.count { print("scored in windows of \(window) tokens (the model's context)") }
+        }
         if let maxKL, !(result.report.klMean <= maxKL) {
             FileHandle.standardError.write(Data("llama-convert: mean KL \(result.report.klMean) exceeds --max-kl \(maxKL)\n".utf8))
             throw ExitCode(1)
@@ -72,7 +90,10 @@ struct RunCommand: ParsableCommand {
     var model: String
 
     @Option(help: ArgumentHelp("Prompt token ids, comma separated.", valueName: "ids"))
-    var tokens: String
+    var tokens: String?
+
+    @Option(help: ArgumentHelp("Prompt text, tokenized with the model's tokenizer (BOS first); the continuation is printed as text too.", valueName: "text"))
+    var prompt: String?
 
     @Option(name: .customShort("n"), help: "Tokens to generate.")
     var count: Int = 16
@@ -81,21 +102,31 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if count < 1 { throw ValidationError("-n must be at least 1") }
+        if (tokens == nil) == (prompt == nil) { throw ValidationError("give --tokens or --prompt") }
     }
 
-    struct Output: Encodable { let prompt: [Int]; let generated: [Int] }
+    struct Output: Encodable { let prompt: [Int]; let generated: [Int]; let text: String? }
 
     func run() throws {
         let graph = try ModelLoader.load(path: model)
-        let prompt = try Verifier.parseTokens(tokens, origin: "--tokens")
+        var tokenizer: TextTokenizer? = nil
+        let prompt: [Int]
+        if let text = self.prompt {
+            tokenizer = try Verifier.tokenizer(for: graph)
+            prompt = tokenizer!.encode(text, addBOS: true)
+        } else {
+            prompt = try Verifier.parseTokens(tokens!, origin: "--tokens")
+        }
         try Verifier.checkTokenList(prompt, graph: graph)
         let transformer = try Transformer(graph: graph, threads: common.resolvedThreads, maxContext: prompt.count + count)
         let generated = try transformer.generateGreedy(prompt: prompt, count: count)
+        let continuation = tokenizer?.decode(generated)
         if common.json {
-            try printJSON(Output(prompt: prompt, generated: generated))
+            try printJSON(Output(prompt: prompt, generated: generated, text: continuation))
         } else {
             print("prompt     " + prompt.map(String.init).joined(separator: " "))
             print("generated  " + generated.map(String.init).joined(separator: " "))
+            if let continuation, let text = self.prompt { print("text       \(text)\(continuation)") }
         }
     }
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite("GGUF files for the gguf-py cross-check")
 struct GGUFInteropExpectationTests {
     static let outputFolder = ProcessInfo.processInfo.environment["LLAMA_CONVERT_EXPECT_DIR"]
-    static let choices = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]
+    static let choices = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4", "q5", "q6"]
 
     @Test("every fixture × every output type, with expectations", .enabled(if: outputFolder != nil),
           arguments: ImporterFixtureTests.models)

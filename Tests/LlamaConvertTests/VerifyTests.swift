@@ -73,4 +73,34 @@ struct VerifyTests {
         let again = try CLI.run(["run", Fixtures.path("hf-mqa-f16-tied-rope31"), "--tokens", "1,17,300", "-n", "5", "--json", "--threads", "1"])
         #expect(again.out == first.out)
     }
+
+    @Test("long token lists are scored in windows: each window equals a fresh run of its tokens")
+    func windows() throws {
+        let source = try ModelLoader.load(path: Fixtures.path("hf-mqa-f16-tied-rope31"))
+        let tokens = Verifier.defaultTokens(count: 20, vocabSize: 512)
+        let windowed = try Verifier.compareInWindows(source: source, converted: source, tokens: tokens, window: 8, threads: 2)
+        #expect(windowed.sourceLogits.count == 20 && windowed.report.klMax == 0)
+        let third = try Verifier.compare(source: source, converted: source, tokens: Array(tokens[16...]), threads: 2)
+        #expect(Array(windowed.sourceLogits[16...]) == third.sourceLogits)
+    }
+
+    @Test("verify --prompt and run --prompt tokenize with the model's tokenizer")
+    func textPrompts() throws {
+        let tmp = TempFolder()
+        let fixture = Fixtures.path("hf-mqa-f16-tied-rope31")
+        let out = tmp.path + "/q8.gguf"
+        #expect(try CLI.run([fixture, out, "--quant", "q8_0", "--quiet", "--no-verify"]).status == 0)
+        let text = "Hello world, the llama 🦙 eats 12345 leaves."
+        let verify = try CLI.run(["verify", fixture, out, "--prompt", text, "--json"])
+        #expect(verify.status == 0, "\(verify.err)")
+        let json = try JSONSerialization.jsonObject(with: Data(verify.out.utf8)) as! [String: Any]
+        let expected = try Verifier.tokenizer(for: ModelLoader.load(path: fixture)).encode(text, addBOS: true)
+        #expect(json["n_tokens"] as? Int == expected.count && (json["kl_mean"] as! Double) < 1e-3)
+        let run = try CLI.run(["run", out, "--prompt", "Hello", "-n", "3", "--json"])
+        #expect(run.status == 0, "\(run.err)")
+        let r = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as! [String: Any]
+        #expect(r["text"] is String && (r["generated"] as! [Int]).count == 3)
+        let none = try CLI.run(["verify", Fixtures.path("bad/safetensors-good-base.safetensors"), out, "--prompt", "x"])
+        #expect(none.status != 0)
+    }
 }

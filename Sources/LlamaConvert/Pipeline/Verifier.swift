@@ -45,6 +45,37 @@ public enum Verifier {
         try checkTokens(tokens, vocabSize: graph.config.vocabSize, path: graph.path)
     }
 
+    /// The tokenizer the model carries (its folder's tokenizer files, or a GGUF's tokenizer keys).
+    public static func tokenizer(for graph: WeightGraph) throws -> TextTokenizer {
+        guard let (vocabulary, _) = try TokenizerSelection.vocabulary(for: graph) else {
+            throw VerifyError.noTokenizer(path: graph.path)
+        }
+        return try Tokenizers.make(vocabulary)
+    }
+
+    /// Like `compare`, for token lists longer than a context: the list is scored in consecutive
+    /// windows of `window` tokens, each run from an empty cache, and the rows joined in order.
+    public static func compareInWindows(source: WeightGraph, converted: WeightGraph, tokens: [Int], window: Int,
+                                        threads: Int) throws -> Result {
+        guard tokens.count > window else { return try compare(source: source, converted: converted, tokens: tokens, threads: threads) }
+        guard source.config.vocabSize == converted.config.vocabSize else {
+            throw VerifyError.vocabularyMismatch(source: source.path, sourceSize: source.config.vocabSize,
+                                                 converted: converted.path, convertedSize: converted.config.vocabSize)
+        }
+        try checkTokens(tokens, vocabSize: source.config.vocabSize, path: source.path)
+        let a = try Transformer(graph: source, threads: threads, maxContext: window)
+        let b = try Transformer(graph: converted, threads: threads, maxContext: window)
+        var rowsA: [[Float]] = [], rowsB: [[Float]] = []
+        for start in stride(from: 0, to: tokens.count, by: window) {
+            let chunk = Array(tokens[start ..< min(start + window, tokens.count)])
+            a.reset(); b.reset()
+            rowsA += try a.logits(tokens: chunk)
+            rowsB += try b.logits(tokens: chunk)
+        }
+        return Result(report: ParityReport.compare(source: rowsA, converted: rowsB, tokens: tokens), tokens: tokens,
+                      sourceLogits: rowsA, convertedLogits: rowsB)
+    }
+
     static func checkTokens(_ tokens: [Int], vocabSize: Int, path: String) throws {
         guard !tokens.isEmpty else { throw VerifyError.noTokens }
         if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabSize }) {
@@ -83,6 +114,8 @@ public enum VerifyError: Error, CustomStringConvertible, Equatable {
     case badTokenList(origin: String, item: String)
     /// An empty token list.
     case noTokens
+    /// Text was given but the model carries no tokenizer.
+    case noTokenizer(path: String)
 
     public var description: String {
         switch self {
@@ -91,6 +124,7 @@ public enum VerifyError: Error, CustomStringConvertible, Equatable {
         case let .tokenOutOfRange(path, token, vocab): return "\(path): token \(token) is outside the vocabulary of \(vocab)"
         case let .badTokenList(origin, item): return "\(origin): \"\(item)\" is not a token id"
         case .noTokens: return "no tokens to run"
+        case let .noTokenizer(path): return "\(path): no tokenizer found, so text cannot be turned into tokens (give --tokens)"
         }
     }
 }
