@@ -39,7 +39,7 @@ import gguf
 import llama_cpp
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ["hf-gqa-bf16-sharded", "hf-mqa-f16-tied-rope31"]
+MODELS = ["hf-gqa-bf16-sharded", "hf-mqa-f16-tied-rope31", "hf-copy-of-meta-gqa", "meta-gqa-mp2", "meta-mha-l2-mp2", "meta-copy-of-hf-mqa"]
 FTYPES = {"Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
 LEGACY = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 8, "Q5_1": 9, "Q8_0": 7}
 SYNTHETIC = {"llama80-gqa": (8, 1), "llama80-mha": (8, 8)}
