@@ -258,3 +258,43 @@ struct SplitMix {
         return Float((-2 * log(Double(u1))).squareRoot() * cos(2 * Double.pi * Double(u2)))
     }
 }
+
+@Suite("Q8_0 rounding without libm")
+struct Q8_0RoundingTests {
+    /// The block as ggml computes it, with `roundf` per weight.
+    static func reference(_ x: [Float]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: x.count / 32 * 34)
+        for b in 0 ..< x.count / 32 {
+            var amax: Float = 0
+            for j in 0 ..< 32 { let a = abs(x[b * 32 + j]); amax = amax > a ? amax : a }
+            let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
+            let h = HalfFloat.fromFloat(d)
+            out[b * 34] = UInt8(h & 0xff); out[b * 34 + 1] = UInt8(h >> 8)
+            for j in 0 ..< 32 { out[b * 34 + 2 + j] = CCast.truncatedLowByte((x[b * 32 + j] * id).rounded()) }
+        }
+        return out
+    }
+
+    @Test("ties, near-ties and random rows give roundf's bytes")
+    func matchesRoundf() {
+        var rows: [[Float]] = []
+        // amax 127 makes id 1, so x · id is x itself: exact halves and their neighbours.
+        var ties: [Float] = [127]
+        for k in 0 ..< 31 { let v = Float(k) - 15.5; ties.append(k % 2 == 0 ? v : v.nextUp) }
+        rows.append(ties)
+        rows.append(ties.map { -$0 })
+        rows.append([127] + (0 ..< 31).map { Float($0) * 0.5 - 7.5 }.map { $0.nextDown })
+        var seed: UInt64 = 42
+        for _ in 0 ..< 2000 {
+            rows.append((0 ..< 32).map { _ in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return Float(Int64(bitPattern: seed) >> 20) * 1e-13
+            })
+        }
+        for row in rows {
+            var out = [UInt8](repeating: 0, count: 34)
+            row.withUnsafeBufferPointer { x in out.withUnsafeMutableBytes { Q8_0.quantizeRow(x.baseAddress!, count: 32, into: $0.baseAddress!) } }
+            #expect(out == Self.reference(row), "\(row.prefix(4))")
+        }
+    }
+}

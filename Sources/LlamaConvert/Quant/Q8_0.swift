@@ -28,7 +28,19 @@ public enum Q8_0 {
             let id: Float = d != 0 ? 1 / d : 0
             yb.storeBytes(of: HalfFloat.fromFloat(d).littleEndian, as: UInt16.self)
             for j in 0 ..< blockSize {
-                yb.storeBytes(of: CCast.truncatedLowByte((xb[j] * id).rounded()), toByteOffset: 2 + j, as: UInt8.self)
+                let v = xb[j] * id
+                let byte: UInt8
+                if v.magnitude < 128 {
+                    // In range, roundf is truncation plus a half test on the exact fraction: the
+                    // same result as libm's call, without a call per weight.
+                    let t = Int32(v)
+                    let fraction = v - Float(t)
+                    byte = UInt8(truncatingIfNeeded: t + (fraction >= 0.5 ? 1 : 0) - (fraction <= -0.5 ? 1 : 0))
+                } else {
+                    // NaN, infinity (a NaN lost by C's MAX, a subnormal scale): C's cast, emulated.
+                    byte = CCast.truncatedLowByte(v.rounded())
+                }
+                yb.storeBytes(of: byte, toByteOffset: 2 + j, as: UInt8.self)
             }
         }
     }
