@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The hot loops exist twice: portable Swift in LlamaConvert, and AVX2Kernels compiled for
+// AVX2 + FMA + F16C (`-target-cpu haswell`), chosen at run time by `HostCPU` (cpuid), so one
+// binary runs on any x86-64 and uses the wide instructions where they exist.
+#if arch(x86_64)
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx2Flags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "llama-convert",
     products: [
@@ -13,9 +22,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .target(name: "CCPUFeatures"),
+        .target(name: "AVX2Kernels", swiftSettings: avx2Flags),
         .target(
             name: "LlamaConvert",
-            dependencies: ["CZlib", "CZstd"]
+            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "AVX2Kernels"]
         ),
         .executableTarget(
             name: "llama-convert",
@@ -30,7 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LlamaConvertTests",
-            dependencies: ["LlamaConvert", "CZlib", "CZstd"]
+            dependencies: ["LlamaConvert", "AVX2Kernels", "CZlib", "CZstd"]
         ),
     ],
     swiftLanguageModes: [.v5]
