@@ -23,10 +23,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .target(name: "CCPUFeatures"),
+        .target(name: "CDirectIO"),
         .target(name: "AVX2Kernels", swiftSettings: avx2Flags),
         .target(
             name: "LlamaConvert",
-            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "AVX2Kernels"]
+            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "CDirectIO", "AVX2Kernels"]
         ),
         .executableTarget(
             name: "llama-convert",

@@ -175,6 +175,18 @@ struct LegacyQuantTests {
         } }
         let mismatches = source.indices.filter { out[$0] != Float16(HalfFloat.bf16ToFloat(source[$0])).bitPattern }
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(8).map { String($0, radix: 16) })")
+        // The same through the portable loop, which the F16C kernel replaces where it can run; an
+        // odd count leaves a tail for the scalar code after the kernel.
+        var portable = [UInt16](repeating: 0, count: source.count)
+        source.withUnsafeBytes { s in portable.withUnsafeMutableBytes { d in
+            HalfFloat.portableBF16ToHalf(s.baseAddress!, count: source.count, into: d.baseAddress!)
+        } }
+        #expect(portable == out)
+        var odd = [UInt16](repeating: 0, count: 13)
+        source.withUnsafeBytes { s in odd.withUnsafeMutableBytes { d in
+            HalfFloat.bf16ToHalf(s.baseAddress! + 2 * 0x7f7b, count: 13, into: d.baseAddress!)
+        } }
+        #expect(odd == Array(out[0x7f7b ..< 0x7f7b + 13]))
     }
 
     @Test("float → fp16 rounds exactly as Float16 does: every boundary of the half range and a sweep of 2^20 patterns")
@@ -256,6 +268,38 @@ struct SplitMix {
     mutating func normal() -> Float {
         let u1 = max(uniform(), 1e-7), u2 = uniform()
         return Float((-2 * log(Double(u1))).squareRoot() * cos(2 * Double.pi * Double(u2)))
+    }
+}
+
+@Suite("Q8_0 AVX2 kernel", .enabled(if: HostCPU.avx2, "this CPU lacks AVX2/FMA/F16C"))
+struct Q8_0KernelTests {
+    @Test("the AVX2 kernel gives the portable code's bytes: ties, scales from 1e-30 to 1e30, zeros, NaN, infinity, subnormal scales")
+    func kernelMatchesPortable() {
+        var rng = SplitMix(seed: 7)
+        var rows: [[Float]] = []
+        var ties: [Float] = [127]
+        for k in 0 ..< 31 { let v = Float(k) - 15.5; ties.append(k % 2 == 0 ? v : v.nextUp) }
+        rows.append(ties + ties.map { -$0 } + [127] + (0 ..< 31).map { Float($0) * 0.5 - 7.5 }.map { $0.nextDown })
+        for scale: Float in [1e-30, 1e-10, 1e-3, 0.02, 1, 1e3, 1e10, 1e30] {
+            rows.append((0 ..< 32 * 37).map { _ in rng.normal() * scale })
+        }
+        rows.append([Float](repeating: 0, count: 64))
+        rows.append([Float](repeating: -3, count: 64))
+        // Subnormal amax: d = amax / 127 has no finite inverse.
+        rows.append((0 ..< 96).map { _ in rng.normal() * 1e-39 })
+        var special = (0 ..< 32 * 9).map { _ in rng.normal() }
+        for (i, v) in [Float.nan, .infinity, -.infinity, -Float.nan, .greatestFiniteMagnitude].enumerated() {
+            special[i * 61 % special.count] = v
+        }
+        rows.append(special)
+        for row in rows {
+            var fast = [UInt8](repeating: 0, count: row.count / 32 * 34), slow = fast
+            row.withUnsafeBufferPointer { x in
+                fast.withUnsafeMutableBytes { Q8_0.quantizeRow(x.baseAddress!, count: row.count, into: $0.baseAddress!) }
+                slow.withUnsafeMutableBytes { Q8_0.portableQuantizeRow(x.baseAddress!, count: row.count, into: $0.baseAddress!) }
+            }
+            #expect(fast == slow, "row starting \(row.prefix(3))")
+        }
     }
 }
 

@@ -12,7 +12,10 @@ import Darwin
 final class AtomicOutput {
     let finalPath: String
     let tempPath: String
+    let size: Int
     private var fd: Int32
+    /// Write-behind with O_DIRECT where the file system allows it; nil writes through the page cache.
+    private var direct: DirectWriter?
     private var committed = false
     private var cleanupSlot: Int?
 
@@ -23,8 +26,12 @@ final class AtomicOutput {
         return folder + "." + name + ".llama-convert-partial"
     }
 
-    init(path: String, size: Int) throws {
+    /// Direct writes unless `LLAMA_CONVERT_BUFFERED_OUTPUT=1` (to compare the two).
+    static var directByDefault: Bool { ProcessInfo.processInfo.environment["LLAMA_CONVERT_BUFFERED_OUTPUT"] != "1" }
+
+    init(path: String, size: Int, direct useDirect: Bool = AtomicOutput.directByDefault) throws {
         finalPath = path
+        self.size = size
         tempPath = AtomicOutput.temporaryPath(for: path)
         unlink(tempPath)   // left by a killed run
         // Armed before the file exists: an interrupt right after open must find it registered.
@@ -42,11 +49,18 @@ final class AtomicOutput {
             abandon()
             throw OutputError.writeFailed(path: tempPath, offset: 0, reason: reason)
         }
+        if useDirect { direct = DirectWriter(path: tempPath) }
     }
+
+    /// Whether data goes out with O_DIRECT (for tests and `--verbose`).
+    var writesDirectly: Bool { direct != nil }
 
     deinit { if !committed { abandon() } }
 
+    /// Writes `bytes` at `offset`. With direct output, offsets must ascend from one call to the next
+    /// (the converter writes the header, then each tensor in file order).
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        if let direct { return try direct.write(bytes, at: offset) }
         var done = 0
         while done < bytes.count {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
@@ -60,6 +74,15 @@ final class AtomicOutput {
 
     /// fsync, rename into place, fsync the folder.
     func commit() throws {
+        if let direct {
+            try direct.finish()
+            direct.closeFile()
+            self.direct = nil
+            // The last direct block was padded to the alignment: cut the file back to its size.
+            guard ftruncate(fd, off_t(size)) == 0 else {
+                throw OutputError.writeFailed(path: tempPath, offset: size, reason: String(cString: strerror(errno)))
+            }
+        }
         guard fsync(fd) == 0 else { throw OutputError.writeFailed(path: tempPath, offset: 0, reason: String(cString: strerror(errno))) }
         close(fd)
         fd = -1
@@ -78,6 +101,8 @@ final class AtomicOutput {
     }
 
     func abandon() {
+        direct?.closeFile()
+        direct = nil
         if fd >= 0 { close(fd); fd = -1 }
         unlink(tempPath)
         InterruptCleanup.disarm(cleanupSlot)

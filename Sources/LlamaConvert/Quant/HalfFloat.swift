@@ -1,3 +1,5 @@
+import AVX2Kernels
+
 /// IEEE half and bfloat16 conversions, kept in one place because `Float16` is not available on
 /// every platform and because ggml's rounding rules must be matched bit for bit. Written with
 /// integer selects (no `Float16`), identical to the `Float16` conversions on every input.
@@ -59,6 +61,12 @@ public enum HalfFloat {
     /// `count` bf16 values at `source` → fp16 bits at `destination`, the same bits as going through
     /// `bf16ToFloat` then `fromFloat`, in one pass with no float buffer (the bf16 → f16 conversion).
     public static func bf16ToHalf(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutableRawPointer) {
+        let start = HostCPU.avx2 ? HalfKernels.bf16ToHalf(source, count: count, into: destination) : 0
+        portableBF16ToHalf(source + 2 * start, count: count - start, into: destination + 2 * start)
+    }
+
+    /// `bf16ToHalf` without F16C: the reference the fast path is tested against.
+    static func portableBF16ToHalf(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutableRawPointer) {
         for i in 0 ..< count {
             let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
             destination.storeBytes(of: fromFloat(bf16ToFloat(bits)), toByteOffset: 2 * i, as: UInt16.self)
