@@ -2,7 +2,9 @@
 # Conversion benchmark of issues 4 and 5: llama-convert against llama.cpp's own tools on one
 # BF16 Hugging Face model (853M parameters, 1.7 GB in two shards), in one run.
 #
-# For each preset f16, q8_0, q4_0, q4 (Q4_K_M mix): our release binary under /usr/bin/time -v
+# For each preset f16, q8_0, q4_0, q4 (Q4_K_M mix): our release binary (`--no-verify`: the
+# conversion alone; round 1 also times the default command with its built-in check, "PRESET+check")
+# under /usr/bin/time -v
 # (wall seconds, input MB/s = shard bytes / wall, peak RSS), N times, next to `cat shards` and
 # `cp shards` baselines measured in the same run; then the peer, interleaved with ours (ours, peer,
 # ours, peer...) so load drifts hit both:
@@ -75,6 +77,11 @@ measure() {
         "$(echo "$rss / 1024" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
+# Deleting a 1.7 GB file on a file system mounted with `discard` queues TRIMs that the next
+# journal commit (our fsync) would wait for: outputs are removed, and the disk left to settle,
+# between timed runs, for ours and the peer's alike.
+settle() { sync; sleep 2; }
+
 # The peer's converter, as a command line (/usr/bin/time runs programs, not shell functions).
 PEER_CONVERT=(env PYTHONPATH="$PEER_LLAMA/gguf-py" "$PY" "$PEER_LLAMA/convert_hf_to_gguf.py" "$BENCH_DIR")
 
@@ -90,19 +97,27 @@ for run in $(seq 1 "$N"); do
     peer_round=0
     if [ "$peer_ok" = 1 ] && [ "$run" -le "$PEER_N" ]; then peer_round=1; fi
     for preset in $PRESETS; do
-        measure ours "$preset" "$run" "$BIN" "$BENCH_DIR" "$OUT_DIR/ours-$preset.gguf" --quant "$preset" --quiet
+        settle
+        measure ours "$preset" "$run" "$BIN" "$BENCH_DIR" "$OUT_DIR/ours-$preset.gguf" --quant "$preset" --quiet --no-verify
         rm -f "$OUT_DIR/ours-$preset.gguf"
+        if [ "$run" = 1 ]; then
+            # The same conversion with its built-in parity check (the default command), once.
+            settle
+            measure ours "$preset+check" "$run" "$BIN" "$BENCH_DIR" "$OUT_DIR/ours-$preset.gguf" --quant "$preset" --quiet
+            rm -f "$OUT_DIR/ours-$preset.gguf"
+        fi
+        settle
         if [ "$peer_round" = 1 ]; then
             case $preset in
                 f16)  measure peer convert-f16 "$run" "${PEER_CONVERT[@]}" --outtype f16 --outfile "$OUT_DIR/peer-f16.gguf" ;;
                 q8_0) measure peer convert-q8_0 "$run" "${PEER_CONVERT[@]}" --outtype q8_0 --outfile "$OUT_DIR/peer-q8_0.gguf"
-                      rm -f "$OUT_DIR/peer-q8_0.gguf" ;;
+                      rm -f "$OUT_DIR/peer-q8_0.gguf"; settle ;;
                 q4_0|q4)
                     [ -f "$OUT_DIR/peer-f16.gguf" ] || measure peer convert-f16 "$run" "${PEER_CONVERT[@]}" --outtype f16 --outfile "$OUT_DIR/peer-f16.gguf"
                     ft=q4_0; [ "$preset" = q4 ] && ft=q4_k_m
                     measure peer "quantize-$ft" "$run" "$PEER_PY" Scripts/peer_quantize.py \
                         "$OUT_DIR/peer-f16.gguf" "$OUT_DIR/peer-$ft.gguf" "$ft" --threads "$(nproc)"
-                    rm -f "$OUT_DIR/peer-$ft.gguf" ;;
+                    rm -f "$OUT_DIR/peer-$ft.gguf"; settle ;;
             esac
         fi
     done

@@ -24,7 +24,9 @@ n_threads=2)`). Then:
              < 1e-2 for F16 files (llama.cpp rounds activations to F16 for F16 weights; see
              TOLERANCE). For every file the
              mean KL(transformers || llama.cpp) over the positions is reported, with the top-1
-             agreement.
+             agreement. With --ours, quantized files must give KL(ours || llama.cpp) < 1e-3 (Q8_0)
+             or < 3e-3 (4-bit types) and the same top-1 token at every position except where our
+             two best logits are within 0.1. F16 files are checked as explained at the end of main().
 
 When llama.cpp refuses a file, the model is loaded again with verbose=True in a subprocess and
 everything llama.cpp printed is shown. Exit status 1 on any failure.
@@ -55,7 +57,21 @@ PARSE_SPECIAL = {"spm": False, "bpe": True, "tiktoken": True}
 # widened); F16 files too for these sources, but llama.cpp's CPU matmul with F16 weights rounds
 # the activations to F16 as well (vec_dot_type), which moves the logits by a few 1e-3.
 TOLERANCE = {"f32": 1e-3, "f16": 1e-2}
+# Against our forward pass on the same file (--ours): quantized files are compared by KL(ours ||
+# llama.cpp), since llama.cpp also rounds the activations to 8 bits for quantized products.
+KL_BOUND = {"q8_0": 1e-3}
+KL_BOUND_4BIT = 3e-3
+# Where the two implementations pick different top-1 tokens, ours must have had its two best
+# logits within this margin (a near tie that the activation rounding can flip).
+TOP1_MARGIN = 0.1
 GGML_TYPE_F32 = 0
+
+
+def top1_exceptions(ours: np.ndarray, theirs: np.ndarray) -> tuple[int, int]:
+    """(positions where the top-1 tokens differ, of those the ones NOT explained by a near tie in ours)."""
+    differ = np.flatnonzero(ours.argmax(-1) != theirs.argmax(-1))
+    top2 = np.sort(ours[differ], axis=-1)[:, -2:] if len(differ) else np.zeros((0, 2))
+    return len(differ), int((top2[:, 1] - top2[:, 0] >= TOP1_MARGIN).sum())
 
 
 def llama_output(path: Path) -> str:
@@ -106,6 +122,8 @@ def main() -> int:
     rows = []
     seen_tokenizer = set()
     ours_rows = []
+    exact_by: dict[tuple[str, str], np.ndarray] = {}
+    ours_by: dict[tuple[str, str], np.ndarray] = {}
     print(f"llama-cpp-python {llama_cpp.__version__}; CLI {args.cli}")
     for folder, kind in TOKENIZER.items():
         ref = json.loads((FIXTURES / folder / "reference.json").read_text())
@@ -167,15 +185,26 @@ def main() -> int:
             if quant in TOLERANCE and not diff32 < TOLERANCE[quant]:
                 failures += 1
                 line += f" FAIL (> {TOLERANCE[quant]})"
+            exact_by[(folder, quant)] = exact
             if ours_logits is not None:
+                ours_by[(folder, quant)] = ours_logits
                 d_ours = float(np.abs(exact - ours_logits).max())
                 q = log_softmax(ours_logits)
                 kl_ours = float((np.exp(q) * (q - log_softmax(exact))).sum(axis=-1).mean())
-                line += f" | vs ours max|d| {d_ours:.2e} KL {kl_ours:.2e}"
+                differ, unexplained = top1_exceptions(ours_logits, exact)
+                line += f" | vs ours max|d| {d_ours:.2e} KL {kl_ours:.2e} top1 differs at {differ} ({unexplained} not near ties)"
                 if quant in TOLERANCE and not d_ours < TOLERANCE[quant]:
                     failures += 1
                     line += f" FAIL (> {TOLERANCE[quant]})"
-                ours_rows.append((quant, d_ours, kl_ours))
+                if quant not in TOLERANCE:
+                    bound = KL_BOUND.get(quant, KL_BOUND_4BIT)
+                    if not kl_ours < bound:
+                        failures += 1
+                        line += f" FAIL (KL > {bound})"
+                    if unexplained:
+                        failures += 1
+                        line += f" FAIL ({unexplained} top-1 changes where our best two logits were {TOP1_MARGIN}+ apart)"
+                ours_rows.append((quant, d_ours, kl_ours, differ, unexplained))
             print(line)
             rows.append((folder, quant, diff32, kl, top1))
     print()
@@ -191,7 +220,31 @@ def main() -> int:
             sel = [r for r in ours_rows if r[0] == quant]
             if sel:
                 print(f"  {quant:5} files {len(sel)}  max|d| worst {max(r[1] for r in sel):.2e}"
-                      f"  KL(ours || llama.cpp) mean {np.mean([r[2] for r in sel]):.2e} max {max(r[2] for r in sel):.2e}")
+                      f"  KL(ours || llama.cpp) mean {np.mean([r[2] for r in sel]):.2e} max {max(r[2] for r in sel):.2e}"
+                      f"  top-1 differs at {sum(r[3] for r in sel)} positions, {sum(r[4] for r in sel)} not near ties")
+    # F16 files: llama.cpp's x86 CPU product of F16 weights rounds the activations to F16 (the
+    # F16 type's vec_dot_type, and tinyBLAS only takes F16 × F16), so on the same file it cannot
+    # agree with an F32-activation pass to 1e-3. The F32 file of the same fixture holds the same
+    # weight values (our pass gives the same logits on both), and llama.cpp computes it with F32
+    # activations: that is where the 1e-3 bound is checked. On the F16 file itself, ours may differ
+    # from llama.cpp by at most 1.5x what llama.cpp's own F16 path differs from its F32 path.
+    f16_folders = [f for f in TOKENIZER if (f, "f16") in ours_by and (f, "f32") in ours_by and (f, "f32") in exact_by]
+    if f16_folders:
+        print("F16 files (llama.cpp rounds activations to F16 for F16 weights):")
+    for folder in f16_folders:
+        same_weights = float(np.abs(ours_by[(folder, "f16")] - ours_by[(folder, "f32")]).max())
+        vs_f32_path = float(np.abs(ours_by[(folder, "f16")] - exact_by[(folder, "f32")]).max())
+        llama_self = float(np.abs(exact_by[(folder, "f16")] - exact_by[(folder, "f32")]).max())
+        vs_f16_path = float(np.abs(ours_by[(folder, "f16")] - exact_by[(folder, "f16")]).max())
+        line = (f"  {folder:24} ours f16 vs ours f32 {same_weights:.2e}; ours f16 vs llama.cpp f32 file {vs_f32_path:.2e};"
+                f" llama.cpp f16 vs its f32 {llama_self:.2e}; ours f16 vs llama.cpp f16 {vs_f16_path:.2e}")
+        if same_weights < 1e-5 and not vs_f32_path < 1e-3:
+            failures += 1
+            line += " FAIL (> 1e-3 against llama.cpp's F32-activation result for the same weights)"
+        if not vs_f16_path <= max(1e-3, 1.5 * llama_self):
+            failures += 1
+            line += " FAIL (more than 1.5x llama.cpp's own F16 rounding)"
+        print(line)
     print(f"{'FAILED' if failures else 'OK'}: {failures} failure(s), {len(rows)} files loaded by llama.cpp")
     return 1 if failures else 0
 
