@@ -14,10 +14,13 @@ enum CLI {
 
     /// Runs the CLI; returns exit status, standard output and standard error.
     @discardableResult
-    static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -99,6 +102,23 @@ struct ConvertTests {
             files.append(try Data(contentsOf: URL(fileURLWithPath: out)))
         }
         #expect(files[0] == files[1] && files[1] == files[2])
+    }
+
+    @Test("the AVX2 kernels and the portable code write byte-identical files", arguments: ["f16", "q8_0", "q4"])
+    func kernelsWriteAlike(quant: String) throws {
+        let tmp = TempFolder()
+        var files: [Data] = []
+        var kernels: [String] = []
+        for env in [["LLAMA_CONVERT_KERNELS": "portable"], [:]] {
+            let out = tmp.path + "/\(env.isEmpty ? "host" : "portable").gguf"
+            let run = try CLI.run([Fixtures.path("hf-gqa-bf16-sharded"), out, "--quant", quant, "--json", "--no-verify"], environment: env)
+            #expect(run.status == 0, "\(run.err)")
+            let report = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any]
+            kernels.append(report?["kernels"] as? String ?? "?")
+            files.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        #expect(kernels == ["portable", HostCPU.kernelName])
+        #expect(files[0] == files[1])
     }
 
     @Test("the HF copy and the Meta original of the same weights convert to identical tensors",

@@ -8,7 +8,8 @@ public enum ConvertSummary {
         lines.append(String(format: "  %@ → %@, %d parameters", r.format, r.quant, r.parameters))
         lines.append(String(format: "  %.2f MB → %.2f MB, %.2f bits per weight", Double(r.inputBytes) / 1e6,
                             Double(r.outputBytes) / 1e6, r.bitsPerWeight))
-        lines.append(String(format: "  %.2f s, %.0f MB/s of input, %d threads", r.seconds, r.inputMBPerSecond, r.threads))
+        lines.append(String(format: "  %.2f s, %.0f MB/s of input, %d threads, %@ kernels", r.seconds, r.inputMBPerSecond,
+                            r.threads, r.kernels))
         if r.fallbacks.isEmpty {
             lines.append("  fallbacks: none")
         } else {

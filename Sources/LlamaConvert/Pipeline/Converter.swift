@@ -68,6 +68,8 @@ public struct ConvertReport: Codable, Sendable {
     public var seconds: Double
     public var inputMBPerSecond: Double
     public var threads: Int
+    /// Which kernels ran (`HostCPU.kernelName`).
+    public var kernels: String
     public var fallbacks: [Fallback]
     public var tensors: [TensorReport]?
     /// The tokenizer written; nil with `TokenizerPolicy.skip` (encoded as null).
@@ -79,7 +81,7 @@ public struct ConvertReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case input, output, format, quant, fileType = "file_type", parameters, inputBytes = "input_bytes"
         case outputBytes = "output_bytes", bitsPerWeight = "bits_per_weight", seconds
-        case inputMBPerSecond = "input_mb_per_s", threads, fallbacks, tensors, tokenizer, notes, verify
+        case inputMBPerSecond = "input_mb_per_s", threads, kernels, fallbacks, tensors, tokenizer, notes, verify
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -89,6 +91,7 @@ public struct ConvertReport: Codable, Sendable {
         try c.encode(inputBytes, forKey: .inputBytes); try c.encode(outputBytes, forKey: .outputBytes)
         try c.encode(bitsPerWeight, forKey: .bitsPerWeight); try c.encode(seconds, forKey: .seconds)
         try c.encode(inputMBPerSecond, forKey: .inputMBPerSecond); try c.encode(threads, forKey: .threads)
+        try c.encode(kernels, forKey: .kernels)
         try c.encode(fallbacks, forKey: .fallbacks); try c.encodeIfPresent(tensors, forKey: .tensors)
         try c.encode(tokenizer, forKey: .tokenizer); try c.encode(notes, forKey: .notes)
         try c.encodeIfPresent(verify, forKey: .verify)
@@ -159,6 +162,7 @@ public enum Converter {
             fileType: options.quant.fileType.rawValue, parameters: parameters, inputBytes: totalBytes,
             outputBytes: layout.fileSize, bitsPerWeight: Double(tensorReports.reduce(0) { $0 + $1.bytes } * 8) / Double(max(parameters, 1)),
             seconds: elapsed, inputMBPerSecond: Double(totalBytes) / 1e6 / max(elapsed, 1e-9), threads: options.threads,
+            kernels: HostCPU.kernelName,
             fallbacks: plans.compactMap { plan in
                 plan.fallbackFrom.map { ConvertReport.Fallback(tensor: plan.tensor.name, rowLength: plan.tensor.source.rowLength,
                                                                wanted: $0.name, used: plan.type.name) }
