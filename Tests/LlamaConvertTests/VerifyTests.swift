@@ -30,6 +30,16 @@ struct VerifyTests {
         }
     }
 
+    @Test("giving each layer's pages back after use changes no logit, over two batches")
+    func releasingWeightsKeepsLogits() throws {
+        let graph = try ModelLoader.load(path: Fixtures.path("hf-gqa-bf16-sharded"))
+        let tokens = Verifier.defaultTokens(count: 70, vocabSize: graph.config.vocabSize)
+        let kept = try Transformer(graph: graph, threads: 2, maxContext: 70).logits(tokens: tokens)
+        let released = try Verifier.passOverWeights(graph, threads: 2, context: 70)
+        #expect(released.releasesWeightsAfterUse)
+        #expect(try released.logits(tokens: tokens) == kept)
+    }
+
     @Test("the default token list is fixed, starts with BOS and stays inside the vocabulary")
     func defaultTokens() {
         let a = Verifier.defaultTokens(count: 64, vocabSize: 512)

@@ -31,8 +31,8 @@ public enum Verifier {
         }
         try checkTokens(tokens, vocabSize: source.config.vocabSize, path: source.path)
         let context = tokens.count
-        let a = try Transformer(graph: source, threads: threads, maxContext: context).logits(tokens: tokens)
-        let b = try Transformer(graph: converted, threads: threads, maxContext: context).logits(tokens: tokens)
+        let a = try passOverWeights(source, threads: threads, context: context).logits(tokens: tokens)
+        let b = try passOverWeights(converted, threads: threads, context: context).logits(tokens: tokens)
         return Result(report: ParityReport.compare(source: a, converted: b, tokens: tokens), tokens: tokens,
                       sourceLogits: a, convertedLogits: b)
     }
@@ -63,8 +63,8 @@ public enum Verifier {
                                                  converted: converted.path, convertedSize: converted.config.vocabSize)
         }
         try checkTokens(tokens, vocabSize: source.config.vocabSize, path: source.path)
-        let a = try Transformer(graph: source, threads: threads, maxContext: window)
-        let b = try Transformer(graph: converted, threads: threads, maxContext: window)
+        let a = try passOverWeights(source, threads: threads, context: window)
+        let b = try passOverWeights(converted, threads: threads, context: window)
         var rowsA: [[Float]] = [], rowsB: [[Float]] = []
         for start in stride(from: 0, to: tokens.count, by: window) {
             let chunk = Array(tokens[start ..< min(start + window, tokens.count)])
@@ -74,6 +74,15 @@ public enum Verifier {
         }
         return Result(report: ParityReport.compare(source: rowsA, converted: rowsB, tokens: tokens), tokens: tokens,
                       sourceLogits: rowsA, convertedLogits: rowsB)
+    }
+
+    /// A forward pass that gives each layer's mapped pages back once used: two models are read
+    /// one after the other, and resident memory stays about one layer wide (a batch of up to 64
+    /// tokens reads every weight once; more batches map pages again from the page cache).
+    static func passOverWeights(_ graph: WeightGraph, threads: Int, context: Int) throws -> Transformer {
+        let t = try Transformer(graph: graph, threads: threads, maxContext: context)
+        t.releasesWeightsAfterUse = true
+        return t
     }
 
     static func checkTokens(_ tokens: [Int], vocabSize: Int, path: String) throws {

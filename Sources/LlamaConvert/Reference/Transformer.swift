@@ -39,6 +39,12 @@ public final class Transformer {
     /// Positions already processed.
     public var position: Int { state.position }
 
+    /// After each layer (and the output projection) has run, hand the mapped pages of its weights
+    /// back (MADV_DONTNEED: the page cache keeps them, resident memory drops). For one-pass uses,
+    /// the built-in check above all, so the peak is about one layer rather than the whole model;
+    /// a later pass maps the pages again from the cache.
+    public var releasesWeightsAfterUse = false
+
     /// Forgets the sequence: the next token is at position 0.
     public func reset() { state.position = 0 }
 
@@ -125,6 +131,7 @@ public final class Transformer {
             RMSNorm.apply(st.xb, st.x, weight: layer.ffnNorm, rows: batch, count: s.dim, eps: s.normEps)
             try FeedForward.run(layer, batch: batch, shape: s, state: st, pool: pool)
             add(st.delta, into: st.x, count: batch * s.dim)
+            if releasesWeightsAfterUse { for m in layer.matrices { m.release() } }
         }
         st.position += batch
 
@@ -134,6 +141,7 @@ public final class Transformer {
         RMSNorm.apply(st.xb, first, weight: w.outputNorm, rows: logitRows.count, count: s.dim, eps: s.normEps)
         try MatMul.run(w.output, x: st.xb, xStride: s.dim, batch: logitRows.count, y: st.logits,
                        yStride: s.vocabSize, pool: pool)
+        if releasesWeightsAfterUse { w.output.release() }
     }
 
     private func add(_ delta: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {

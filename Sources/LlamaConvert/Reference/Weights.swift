@@ -10,6 +10,8 @@ struct LayerWeights {
     let w1: StoredMatrix    // (ffn, dim), the gate
     let w2: StoredMatrix    // (dim, ffn), down
     let w3: StoredMatrix    // (ffn, dim), up
+
+    var matrices: [StoredMatrix] { [wq, wk, wv, wo, w1, w2, w3] }
 }
 
 struct Weights {
@@ -67,7 +69,7 @@ struct Weights {
     }
 
     var matrices: [StoredMatrix] {
-        [tokenEmbedding, output] + layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.w1, $0.w2, $0.w3] }
+        [tokenEmbedding, output] + layers.flatMap(\.matrices)
     }
 
     /// Decodes the first block of row 0, so an unsupported type fails here, naming the tensor,

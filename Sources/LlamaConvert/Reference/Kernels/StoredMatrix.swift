@@ -31,6 +31,9 @@ struct StoredMatrix {
         finiteHalves = type == .f16 && (rowStarts?.allSatisfy { HalfFloat.allFinite($0, count: cols) } ?? false)
     }
 
+    /// Gives the matrix's mapped pages back to the page cache (see `TensorSource.releaseRows`).
+    func release() { source.releaseRows(0 ..< rows) }
+
     /// Byte offset of column `column` inside a row; `column` is a multiple of the block size.
     @inline(__always)
     func byteOffset(ofColumn column: Int) -> Int { column / type.blockSize * type.typeSize }
