@@ -286,7 +286,7 @@ struct Q8_0KernelTests {
         rows.append([Float](repeating: 0, count: 64))
         rows.append([Float](repeating: -3, count: 64))
         // Subnormal amax: d = amax / 127 has no finite inverse.
-        rows.append((0 ..< 96).map { _ in rng.normal() * 1e-39 })
+        rows.append((0 ..< 96).map { _ in rng.normal() * (Float.leastNormalMagnitude / 64) })
         var special = (0 ..< 32 * 9).map { _ in rng.normal() }
         for (i, v) in [Float.nan, .infinity, -.infinity, -Float.nan, .greatestFiniteMagnitude].enumerated() {
             special[i * 61 % special.count] = v
