@@ -73,7 +73,7 @@ echo "== $(date -u '+%F %T') UTC, $(nproc) cores, $THREADS threads, load average
 for round in $(seq 1 "$N"); do
     for p in $PRESETS; do
         f="$OUT_DIR/$name-$p.gguf"
-        out=$(flock "$LOCK" "$BIN" run "$f" --tokens "$TOKENS" -n "$GEN" --threads "$THREADS" --json)
+        out=$(flock "$LOCK" "$BIN" run "$f" --tokens "$TOKENS" -n "$GEN" --threads "$THREADS" --json | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')
         echo "ours $p $round $out" >> "$RAW"
         printf '  round %d  %-5s ours  %s\n' "$round" "$p" \
             "$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("prompt %.1f tok/s, generation %.2f tok/s" % (d["prompt_tokens_per_second"], d["generated_tokens_per_second"]))')"
@@ -92,7 +92,7 @@ if [ "$CHECK" = 1 ]; then
     for p in q4; do
         f=$(mktemp -u "$OUT_DIR/check-XXXX.gguf")
         echo "== built-in check: converting $BENCH_DIR to $p with the parity check"
-        out=$(flock "$LOCK" "$BIN" "$BENCH_DIR" "$f" --quant "$p" --json --quiet --threads "$THREADS" || true)
+        out=$(flock "$LOCK" "$BIN" "$BENCH_DIR" "$f" --quant "$p" --json --quiet --threads "$THREADS" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))' || true)
         rm -f "$f"
         echo "$p $out" >> "$CHECKS"
     done

@@ -92,34 +92,53 @@ enum Decoder<D: WeightChunks> {
     @inline(__always)
     static func run(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
         let o = UnsafeMutableRawPointer(out)
-        var k = 0
-        while k &+ 32 <= count {
-            let c = D.chunk(source, k)
-            o.storeBytes(of: c.w0, toByteOffset: 4 &* k, as: SIMD8<Float>.self)
-            o.storeBytes(of: c.w1, toByteOffset: 4 &* k &+ 32, as: SIMD8<Float>.self)
-            o.storeBytes(of: c.w2, toByteOffset: 4 &* k &+ 64, as: SIMD8<Float>.self)
-            o.storeBytes(of: c.w3, toByteOffset: 4 &* k &+ 96, as: SIMD8<Float>.self)
-            k &+= 32
-        }
-        while k < count {
-            o.storeBytes(of: D.eight(source, k), toByteOffset: 4 &* k, as: SIMD8<Float>.self)
-            k &+= 8
+        var t = 0
+        while t < count {
+            let end = min(count, t &+ AVX2Kernels.tileColumns)
+            let scales = D.scales(source, t, end &- t)
+            var k = t
+            while k &+ 32 <= end {
+                let c = D.chunk(source, k, scales)
+                o.storeBytes(of: c.w0, toByteOffset: 4 &* k, as: SIMD8<Float>.self)
+                o.storeBytes(of: c.w1, toByteOffset: 4 &* k &+ 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: c.w2, toByteOffset: 4 &* k &+ 64, as: SIMD8<Float>.self)
+                o.storeBytes(of: c.w3, toByteOffset: 4 &* k &+ 96, as: SIMD8<Float>.self)
+                k &+= 32
+            }
+            while k < end {
+                o.storeBytes(of: D.eight(source, k, scales), toByteOffset: 4 &* k, as: SIMD8<Float>.self)
+                k &+= 8
+            }
+            t = end
         }
     }
 }
 
-/// Products with one or two rows of x: eight weight rows per pass with one x, four with two, so
-/// each x vector loaded serves eight multiply-adds and eight independent accumulators hide the
-/// FMA latency. Memory-bound on the weights.
+/// Products with one or two rows of x: eight weight rows per pass with one x for the float
+/// formats (four for the block formats, whose decoding needs the registers), four with two, so
+/// each x vector loaded serves several multiply-adds and independent accumulators hide the FMA
+/// latency.
 enum MatVec<D: WeightChunks> {
     static func run(_ rows: UnsafePointer<UnsafeRawPointer>, _ rowCount: Int, _ cols: Int,
                     _ x: UnsafePointer<Float>, _ xStride: Int, _ batch: Int,
                     _ y: UnsafeMutablePointer<Float>, _ yStride: Int) {
         var i = 0
         if batch == 1 {
-            while i &+ 8 <= rowCount {
-                rows8(rows + i, cols, x, y + i)
-                i &+= 8
+            if D.rowsPerPass == 8 {
+                while i &+ 8 <= rowCount {
+                    rows8(rows + i, cols, x, y + i)
+                    i &+= 8
+                }
+            }
+            if D.rowsPerPass >= 4 {
+                while i &+ 4 <= rowCount {
+                    rows4(rows + i, cols, x, y + i)
+                    i &+= 4
+                }
+            }
+            while i &+ 2 <= rowCount {
+                rows2(rows + i, cols, x, y + i)
+                i &+= 2
             }
             while i < rowCount {
                 y[i] = rows1(rows[i], cols, x)
@@ -143,14 +162,15 @@ enum MatVec<D: WeightChunks> {
         var t = 0
         while t < cols {
             let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let c = D.scales(p, t, end &- t)
             var a = SIMD8<Float>()
             var k = t
             while k &+ 32 <= end {
-                mac(&a, D.chunk(p, k), load8(x, k), load8(x, k &+ 8), load8(x, k &+ 16), load8(x, k &+ 24))
+                mac(&a, D.chunk(p, k, c), load8(x, k), load8(x, k &+ 8), load8(x, k &+ 16), load8(x, k &+ 24))
                 k &+= 32
             }
             while k < end {
-                a.addProduct(D.eight(p, k), load8(x, k))
+                a.addProduct(D.eight(p, k, c), load8(x, k))
                 k &+= 8
             }
             s += reduce(a)
@@ -165,27 +185,30 @@ enum MatVec<D: WeightChunks> {
         var t = 0
         while t < cols {
             let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let n = end &- t
+            let c0 = D.scales(p0, t, n), c1 = D.scales(p1, t, n), c2 = D.scales(p2, t, n), c3 = D.scales(p3, t, n)
+            let c4 = D.scales(p4, t, n), c5 = D.scales(p5, t, n), c6 = D.scales(p6, t, n), c7 = D.scales(p7, t, n)
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
             var k = t
             while k &+ 32 <= end {
                 let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
-                mac(&a0, D.chunk(p0, k), x0, x1, x2, x3)
-                mac(&a1, D.chunk(p1, k), x0, x1, x2, x3)
-                mac(&a2, D.chunk(p2, k), x0, x1, x2, x3)
-                mac(&a3, D.chunk(p3, k), x0, x1, x2, x3)
-                mac(&a4, D.chunk(p4, k), x0, x1, x2, x3)
-                mac(&a5, D.chunk(p5, k), x0, x1, x2, x3)
-                mac(&a6, D.chunk(p6, k), x0, x1, x2, x3)
-                mac(&a7, D.chunk(p7, k), x0, x1, x2, x3)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3)
+                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3)
+                mac(&a4, D.chunk(p4, k, c4), x0, x1, x2, x3)
+                mac(&a5, D.chunk(p5, k, c5), x0, x1, x2, x3)
+                mac(&a6, D.chunk(p6, k, c6), x0, x1, x2, x3)
+                mac(&a7, D.chunk(p7, k, c7), x0, x1, x2, x3)
                 k &+= 32
             }
             while k < end {
                 let xv = load8(x, k)
-                a0.addProduct(D.eight(p0, k), xv); a1.addProduct(D.eight(p1, k), xv)
-                a2.addProduct(D.eight(p2, k), xv); a3.addProduct(D.eight(p3, k), xv)
-                a4.addProduct(D.eight(p4, k), xv); a5.addProduct(D.eight(p5, k), xv)
-                a6.addProduct(D.eight(p6, k), xv); a7.addProduct(D.eight(p7, k), xv)
+                a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
+                a2.addProduct(D.eight(p2, k, c2), xv); a3.addProduct(D.eight(p3, k, c3), xv)
+                a4.addProduct(D.eight(p4, k, c4), xv); a5.addProduct(D.eight(p5, k, c5), xv)
+                a6.addProduct(D.eight(p6, k, c6), xv); a7.addProduct(D.eight(p7, k, c7), xv)
                 k &+= 8
             }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
@@ -193,6 +216,62 @@ enum MatVec<D: WeightChunks> {
             t = end
         }
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3; y[4] = s4; y[5] = s5; y[6] = s6; y[7] = s7
+    }
+
+    static func rows4(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3]
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let n = end &- t
+            let c0 = D.scales(p0, t, n), c1 = D.scales(p1, t, n), c2 = D.scales(p2, t, n), c3 = D.scales(p3, t, n)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3)
+                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3)
+                k &+= 32
+            }
+            while k < end {
+                let xv = load8(x, k)
+                a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
+                a2.addProduct(D.eight(p2, k, c2), xv); a3.addProduct(D.eight(p3, k, c3), xv)
+                k &+= 8
+            }
+            s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
+            t = end
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3
+    }
+
+    static func rows2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let p0 = rows[0], p1 = rows[1]
+        var s0: Float = 0, s1: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let c0 = D.scales(p0, t, end &- t), c1 = D.scales(p1, t, end &- t)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                k &+= 32
+            }
+            while k < end {
+                let xv = load8(x, k)
+                a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
+                k &+= 8
+            }
+            s0 += reduce(a0); s1 += reduce(a1)
+            t = end
+        }
+        y[0] = s0; y[1] = s1
     }
 
     static func rows4x2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ xx: UnsafePointer<Float>,
@@ -203,25 +282,27 @@ enum MatVec<D: WeightChunks> {
         var t = 0
         while t < cols {
             let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let n = end &- t
+            let c0 = D.scales(p0, t, n), c1 = D.scales(p1, t, n), c2 = D.scales(p2, t, n), c3 = D.scales(p3, t, n)
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
             var k = t
             while k &+ 32 <= end {
                 let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
                 let z0 = load8(xx, k), z1 = load8(xx, k &+ 8), z2 = load8(xx, k &+ 16), z3 = load8(xx, k &+ 24)
-                let c0 = D.chunk(p0, k)
-                mac(&a0, c0, x0, x1, x2, x3); mac(&b0, c0, z0, z1, z2, z3)
-                let c1 = D.chunk(p1, k)
-                mac(&a1, c1, x0, x1, x2, x3); mac(&b1, c1, z0, z1, z2, z3)
-                let c2 = D.chunk(p2, k)
-                mac(&a2, c2, x0, x1, x2, x3); mac(&b2, c2, z0, z1, z2, z3)
-                let c3 = D.chunk(p3, k)
-                mac(&a3, c3, x0, x1, x2, x3); mac(&b3, c3, z0, z1, z2, z3)
+                let w0c = D.chunk(p0, k, c0)
+                mac(&a0, w0c, x0, x1, x2, x3); mac(&b0, w0c, z0, z1, z2, z3)
+                let w1c = D.chunk(p1, k, c1)
+                mac(&a1, w1c, x0, x1, x2, x3); mac(&b1, w1c, z0, z1, z2, z3)
+                let w2c = D.chunk(p2, k, c2)
+                mac(&a2, w2c, x0, x1, x2, x3); mac(&b2, w2c, z0, z1, z2, z3)
+                let w3c = D.chunk(p3, k, c3)
+                mac(&a3, w3c, x0, x1, x2, x3); mac(&b3, w3c, z0, z1, z2, z3)
                 k &+= 32
             }
             while k < end {
                 let xv = load8(x, k), zv = load8(xx, k)
-                let w0 = D.eight(p0, k), w1 = D.eight(p1, k), w2 = D.eight(p2, k), w3 = D.eight(p3, k)
+                let w0 = D.eight(p0, k, c0), w1 = D.eight(p1, k, c1), w2 = D.eight(p2, k, c2), w3 = D.eight(p3, k, c3)
                 a0.addProduct(w0, xv); b0.addProduct(w0, zv); a1.addProduct(w1, xv); b1.addProduct(w1, zv)
                 a2.addProduct(w2, xv); b2.addProduct(w2, zv); a3.addProduct(w3, xv); b3.addProduct(w3, zv)
                 k &+= 8
