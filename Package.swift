@@ -23,7 +23,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .target(name: "CCPUFeatures"),
-        .target(name: "AVX2Kernels", swiftSettings: avx2Flags),
+        .target(name: "CPrefetch"),
+        .target(name: "AVX2Kernels", dependencies: ["CPrefetch"], swiftSettings: avx2Flags),
         .target(
             name: "LlamaConvert",
             dependencies: ["CZlib", "CZstd", "CCPUFeatures", "AVX2Kernels"]

@@ -25,6 +25,8 @@ protocol WeightChunks {
     /// Weight rows the one-token kernel reads per pass over x (8, 4 or 2): as many as the
     /// registers hold with their decoding.
     static var rowsPerPass: Int { get }
+    /// Where weight k (a multiple of 32) lies in the run, in bytes (for prefetching).
+    static func byteOffset(_ k: Int) -> Int
     /// Weights k ..< k+8, k a multiple of 8 (used for the tails of float rows, whose length need
     /// only be a multiple of 8).
     static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> SIMD8<Float>
@@ -91,6 +93,7 @@ func low(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v & 0x0F }
 func high(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v &>> 4 }
 
 enum F32Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { 4 &* k }
     static var rowsPerPass: Int { 8 }
 
     @inline(__always)
@@ -111,6 +114,7 @@ enum F32Chunks: WeightChunks {
 
 /// fp16: `vcvtph2ps`, exact for every bit pattern.
 enum F16Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { 2 &* k }
     static var rowsPerPass: Int { 8 }
 
     @inline(__always)
@@ -129,6 +133,7 @@ enum F16Chunks: WeightChunks {
 
 /// bf16: the top half of a float32.
 enum BF16Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { 2 &* k }
     static var rowsPerPass: Int { 8 }
 
     @inline(__always)
@@ -157,6 +162,7 @@ func blockScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, typeSize: Int, mO
 
 /// Q8_0 (34 bytes per 32): d, then 32 int8; weight = q·d.
 enum Q8_0Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 34 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
         blockScales(base, t, n, typeSize: 34, mOffset: nil)
@@ -173,6 +179,7 @@ enum Q8_0Chunks: WeightChunks {
 /// Q4_0 (18 bytes per 32): d, then 16 bytes: weight j in the low nibble of byte j, weight j+16 in
 /// its high nibble; weight = (q − 8)·d.
 enum Q4_0Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 18 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
         blockScales(base, t, n, typeSize: 18, mOffset: nil)
@@ -191,6 +198,7 @@ enum Q4_0Chunks: WeightChunks {
 
 /// Q4_1 (20 bytes per 32): d, m, 16 bytes of nibbles as Q4_0; weight = q·d + m.
 enum Q4_1Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 20 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
         blockScales(base, t, n, typeSize: 20, mOffset: 2)
@@ -225,6 +233,7 @@ func floats(_ v: SIMD8<UInt8>, orBits bits: SIMD8<UInt32>, minus offset: Int32) 
 
 /// Q5_0 (22 bytes per 32): d, qh (32 fifth bits), 16 bytes of nibbles; weight = (q − 16)·d.
 enum Q5_0Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 22 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
         blockScales(base, t, n, typeSize: 22, mOffset: nil)
@@ -246,6 +255,7 @@ enum Q5_0Chunks: WeightChunks {
 
 /// Q5_1 (24 bytes per 32): d, m, qh, 16 bytes of nibbles; weight = q·d + m.
 enum Q5_1Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 24 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
         blockScales(base, t, n, typeSize: 24, mOffset: 2)
@@ -287,6 +297,7 @@ func superBlockScales(_ b: UnsafeRawPointer) -> BlockScales {
 /// Q4_K (144 bytes per 256): d, dmin, 12 bytes of scales, 128 bytes of nibbles; sub-block s of 32
 /// is the low (s even) or high nibbles of bytes 32·(s/2) …; weight = (d·sc)·q − dmin·m.
 enum Q4_KChunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 144) &>> 8 }
     static var rowsPerPass: Int { 2 }
 
     @inline(__always)
@@ -309,6 +320,7 @@ enum Q4_KChunks: WeightChunks {
 /// Q5_K (176 bytes per 256): as Q4_K with the fifth bit of weight 32s+l in bit s of qh[l]
 /// (32 bytes at 16); nibbles at 48.
 enum Q5_KChunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 176) &>> 8 }
     static var rowsPerPass: Int { 2 }
 
     @inline(__always)
@@ -342,6 +354,7 @@ struct SixBitScales {
 /// high bits (qh[32h + l] >> 2j) & 3, scales[2s] for its first 16 weights and [2s + 1] for the
 /// rest; weight = (d·scale)·(q − 32).
 enum Q6_KChunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 210) &>> 8 }
     static var rowsPerPass: Int { 2 }
 
     @inline(__always)
