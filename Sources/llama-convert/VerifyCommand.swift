@@ -105,7 +105,20 @@ struct RunCommand: ParsableCommand {
         if (tokens == nil) == (prompt == nil) { throw ValidationError("give --tokens or --prompt") }
     }
 
-    struct Output: Encodable { let prompt: [Int]; let generated: [Int]; let text: String? }
+    struct Output: Encodable {
+        let prompt: [Int]; let generated: [Int]; let text: String?
+        /// Wall-clock figures: the prompt's pass (prompt tokens per second), then one pass per
+        /// further generated token (generated tokens per second, the first one excluded).
+        let promptSeconds: Double?; let promptTokensPerSecond: Double?
+        let generationSeconds: Double?; let generatedTokensPerSecond: Double?
+        let threads: Int; let kernels: String
+
+        enum CodingKeys: String, CodingKey {
+            case prompt, generated, text, threads, kernels
+            case promptSeconds = "prompt_seconds", promptTokensPerSecond = "prompt_tokens_per_second"
+            case generationSeconds = "generation_seconds", generatedTokensPerSecond = "generated_tokens_per_second"
+        }
+    }
 
     func run() throws {
         let graph = try ModelLoader.load(path: model)
@@ -121,12 +134,23 @@ struct RunCommand: ParsableCommand {
         let transformer = try Transformer(graph: graph, threads: common.resolvedThreads, maxContext: prompt.count + count)
         let generated = try transformer.generateGreedy(prompt: prompt, count: count)
         let continuation = tokenizer?.decode(generated)
+        let t = transformer.lastTimings
+        let promptRate = t.map { Double($0.promptTokens) / max($0.promptSeconds, 1e-9) }
+        let generationRate = t.flatMap { $0.generatedTokens > 0 ? Double($0.generatedTokens) / max($0.generationSeconds, 1e-9) : nil }
         if common.json {
-            try printJSON(Output(prompt: prompt, generated: generated, text: continuation))
+            try printJSON(Output(prompt: prompt, generated: generated, text: continuation,
+                                 promptSeconds: t?.promptSeconds, promptTokensPerSecond: promptRate,
+                                 generationSeconds: t?.generationSeconds, generatedTokensPerSecond: generationRate,
+                                 threads: common.resolvedThreads, kernels: HostCPU.kernelName))
         } else {
             print("prompt     " + prompt.map(String.init).joined(separator: " "))
             print("generated  " + generated.map(String.init).joined(separator: " "))
             if let continuation, let text = self.prompt { print("text       \(text)\(continuation)") }
+            if let promptRate {
+                var line = String(format: "speed      prompt %.1f tokens/s", promptRate)
+                if let generationRate { line += String(format: ", generation %.2f tokens/s", generationRate) }
+                print(line + " (\(common.resolvedThreads) threads, \(HostCPU.kernelName) kernels)")
+            }
         }
     }
 }

@@ -59,21 +59,40 @@ public final class Transformer {
         return rows
     }
 
+    /// Wall-clock times of the last `generateGreedy`.
+    public struct GenerationTimings: Sendable {
+        /// The prompt's pass (which also yields the first generated token).
+        public var promptSeconds: Double
+        public var promptTokens: Int
+        /// The passes for the other generated tokens, one token each.
+        public var generationSeconds: Double
+        public var generatedTokens: Int
+    }
+
+    /// Set by `generateGreedy`.
+    public private(set) var lastTimings: GenerationTimings?
+
     /// Starts a new sequence with `prompt`, then appends `count` tokens, each the argmax of the
     /// logits so far (ties go to the lowest id). Returns the `count` new tokens.
     public func generateGreedy(prompt: [Int], count: Int) throws -> [Int] {
         reset()
+        lastTimings = nil
         guard count > 0 else { return [] }
         guard !prompt.isEmpty else {
             throw ForwardError.invalidConfig(path: path, problem: "greedy generation needs a prompt of at least one token")
         }
         try checkRoom(prompt.count + count - 1)
+        let start = DispatchTime.now().uptimeNanoseconds
         var next = try lastArgmax(prompt)
+        let promptDone = DispatchTime.now().uptimeNanoseconds
         var generated = [next]
         while generated.count < count {
             next = try lastArgmax([next])
             generated.append(next)
         }
+        let end = DispatchTime.now().uptimeNanoseconds
+        lastTimings = GenerationTimings(promptSeconds: Double(promptDone - start) / 1e9, promptTokens: prompt.count,
+                                        generationSeconds: Double(end - promptDone) / 1e9, generatedTokens: count - 1)
         return generated
     }
 

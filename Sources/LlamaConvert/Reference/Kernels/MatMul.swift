@@ -17,12 +17,23 @@ enum MatMul {
 
     /// Scratch bytes a slot needs to run any product over `w`.
     static func scratchBytes(for w: StoredMatrix) -> Int {
-        tile * MemoryLayout<Float>.stride + (w.rowStarts == nil ? w.rowBytes : 0)
+        let portable = tile * MemoryLayout<Float>.stride + (w.rowStarts == nil ? w.rowBytes : 0)
+        return MatMulAVX2.kind(for: w) == nil ? portable : max(portable, MatMulAVX2.scratchBytes(for: w))
     }
 
     /// y[b·yStride + r] = Σ_c W[r, c] · x[b·xStride + c], for b < batch and r < W.rows.
     static func run(_ w: StoredMatrix, x: UnsafePointer<Float>, xStride: Int, batch: Int,
                     y: UnsafeMutablePointer<Float>, yStride: Int, pool: WorkerPool) throws {
+        guard batch > 0, w.rows > 0 else { return }
+        if let kind = MatMulAVX2.kind(for: w) {
+            return try MatMulAVX2.run(w, kind: kind, x: x, xStride: xStride, batch: batch, y: y, yStride: yStride, pool: pool)
+        }
+        try runPortable(w, x: x, xStride: xStride, batch: batch, y: y, yStride: yStride, pool: pool)
+    }
+
+    /// The portable kernels (plain Swift SIMD), for any processor.
+    static func runPortable(_ w: StoredMatrix, x: UnsafePointer<Float>, xStride: Int, batch: Int,
+                            y: UnsafeMutablePointer<Float>, yStride: Int, pool: WorkerPool) throws {
         guard batch > 0, w.rows > 0 else { return }
         precondition(pool.slotBytes >= scratchBytes(for: w), "MatMul: worker scratch too small for \(w.name)")
         let cols = w.cols, type = w.type, starts = w.rowStarts, finite = w.finiteHalves

@@ -1,0 +1,339 @@
+import CPrefetch
+import Glibc
+
+/// How far ahead of the weights being decoded each row is prefetched, in bytes (tuned on the 853M
+/// benchmark: 256 B made Q8_0 generation ~20% faster; 1 KiB and more slowed it down).
+/// `LLAMA_CONVERT_PREFETCH=N` overrides it for tuning (0 turns prefetching off).
+let prefetchDistance: Int = {
+    if let v = getenv("LLAMA_CONVERT_PREFETCH") { return Int(atoi(v)) }
+    return 256
+}()
+
+/// Starts loading the weights `prefetchDistance` bytes past those of chunk k of `row`.
+@inline(__always)
+func prefetch<D: WeightChunks>(_: D.Type, _ row: UnsafeRawPointer, _ k: Int) {
+    llama_convert_prefetch(row + (D.byteOffset(k) &+ prefetchDistance))
+}
+
+/// The matrix kernels of the forward pass for AVX2 + FMA + F16C: y = x·Wᵀ with W in its stored
+/// format and x, y in float32.
+///
+/// Summation order (the same in every kernel here, so a result never depends on the batch size,
+/// the kernel chosen or the thread count): a row is cut into tiles of `tileColumns` columns
+/// starting at column 0; within a tile, lane i (0…7) of one 8-wide accumulator sums
+/// w[k]·x[k] for k ≡ i (mod 8) in increasing k, one FMA each; the eight lanes are then added as a
+/// fixed tree ((0+4)+(2+6)) + ((1+5)+(3+7)); y = 0, plus each tile's sum in column order.
+public enum AVX2Kernels {
+    /// Columns per tile (a multiple of every block size: 32 and 256).
+    public static let tileColumns = 256
+
+    /// The stored formats these kernels decode.
+    public enum Kind: Sendable {
+        case f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K
+
+        /// Weights per block (1 for the float formats).
+        public var blockSize: Int {
+            switch self {
+            case .f32, .f16, .bf16: return 1
+            case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1: return 32
+            case .q4_K, .q5_K, .q6_K: return 256
+            }
+        }
+    }
+
+    /// y[b·yStride + i] = Σ_c W_i[c]·x[b·xStride + c] for i < rowCount, b < batch (1 or 2), where
+    /// row i of W starts at `rows[i]`. `cols` must be a multiple of 8 and of the block size.
+    /// Decodes the weights inside the dot product, several rows per pass over x.
+    public static func matVec(_ kind: Kind, rows: UnsafePointer<UnsafeRawPointer>, rowCount: Int, cols: Int,
+                              x: UnsafePointer<Float>, xStride: Int, batch: Int,
+                              y: UnsafeMutablePointer<Float>, yStride: Int) {
+        precondition(batch == 1 || batch == 2, "AVX2Kernels.matVec: batch \(batch) is not 1 or 2")
+        precondition(cols % 8 == 0 && cols % kind.blockSize == 0, "AVX2Kernels.matVec: \(cols) columns")
+        switch kind {
+        case .f32: MatVec<F32Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .f16: MatVec<F16Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .bf16: MatVec<BF16Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q8_0: MatVec<Q8_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q4_0: MatVec<Q4_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q4_1: MatVec<Q4_1Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q5_0: MatVec<Q5_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q5_1: MatVec<Q5_1Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q4_K: MatVec<Q4_KChunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q5_K: MatVec<Q5_KChunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q6_K: MatVec<Q6_KChunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        }
+    }
+
+    /// Decodes `count` weights (a multiple of 8 and of the block size) of `kind` starting at
+    /// `source` (a block boundary) into `destination`: the same floats as the portable decoder.
+    public static func decode(_ kind: Kind, source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(count % 8 == 0 && count % kind.blockSize == 0, "AVX2Kernels.decode: \(count) weights")
+        switch kind {
+        case .f32: destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: Decoder<F16Chunks>.run(source, count, destination)
+        case .bf16: Decoder<BF16Chunks>.run(source, count, destination)
+        case .q8_0: Decoder<Q8_0Chunks>.run(source, count, destination)
+        case .q4_0: Decoder<Q4_0Chunks>.run(source, count, destination)
+        case .q4_1: Decoder<Q4_1Chunks>.run(source, count, destination)
+        case .q5_0: Decoder<Q5_0Chunks>.run(source, count, destination)
+        case .q5_1: Decoder<Q5_1Chunks>.run(source, count, destination)
+        case .q4_K: Decoder<Q4_KChunks>.run(source, count, destination)
+        case .q5_K: Decoder<Q5_KChunks>.run(source, count, destination)
+        case .q6_K: Decoder<Q6_KChunks>.run(source, count, destination)
+        }
+    }
+}
+
+/// The lanes of an accumulator summed as a fixed tree.
+@inline(__always)
+func reduce(_ v: SIMD8<Float>) -> Float {
+    let v4 = v.lowHalf + v.highHalf
+    let v2 = v4.lowHalf + v4.highHalf
+    return v2[0] + v2[1]
+}
+
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>, _ k: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(fromByteOffset: 4 &* k, as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func mac(_ acc: inout SIMD8<Float>, _ c: Chunk, _ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>) {
+    acc.addProduct(c.w0, x0)
+    acc.addProduct(c.w1, x1)
+    acc.addProduct(c.w2, x2)
+    acc.addProduct(c.w3, x3)
+}
+
+enum Decoder<D: WeightChunks> {
+    @inline(__always)
+    static func run(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
+        let o = UnsafeMutableRawPointer(out)
+        var t = 0
+        while t < count {
+            let end = min(count, t &+ AVX2Kernels.tileColumns)
+            let scales = D.scales(source, t, end &- t)
+            var k = t
+            while k &+ 32 <= end {
+                let c = D.chunk(source, k, scales)
+                o.storeBytes(of: c.w0, toByteOffset: 4 &* k, as: SIMD8<Float>.self)
+                o.storeBytes(of: c.w1, toByteOffset: 4 &* k &+ 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: c.w2, toByteOffset: 4 &* k &+ 64, as: SIMD8<Float>.self)
+                o.storeBytes(of: c.w3, toByteOffset: 4 &* k &+ 96, as: SIMD8<Float>.self)
+                k &+= 32
+            }
+            while k < end {
+                o.storeBytes(of: D.eight(source, k, scales), toByteOffset: 4 &* k, as: SIMD8<Float>.self)
+                k &+= 8
+            }
+            t = end
+        }
+    }
+}
+
+/// Products with one or two rows of x: eight weight rows per pass with one x for the float
+/// formats (four for the block formats, whose decoding needs the registers), four with two, so
+/// each x vector loaded serves several multiply-adds and independent accumulators hide the FMA
+/// latency.
+enum MatVec<D: WeightChunks> {
+    static func run(_ rows: UnsafePointer<UnsafeRawPointer>, _ rowCount: Int, _ cols: Int,
+                    _ x: UnsafePointer<Float>, _ xStride: Int, _ batch: Int,
+                    _ y: UnsafeMutablePointer<Float>, _ yStride: Int) {
+        var i = 0
+        if batch == 1 {
+            if D.rowsPerPass == 8 {
+                while i &+ 8 <= rowCount {
+                    rows8(rows + i, cols, x, y + i)
+                    i &+= 8
+                }
+            }
+            if D.rowsPerPass >= 4 {
+                while i &+ 4 <= rowCount {
+                    rows4(rows + i, cols, x, y + i)
+                    i &+= 4
+                }
+            }
+            while i &+ 2 <= rowCount {
+                rows2(rows + i, cols, x, y + i)
+                i &+= 2
+            }
+            while i < rowCount {
+                y[i] = rows1(rows[i], cols, x)
+                i &+= 1
+            }
+        } else {
+            while i &+ 4 <= rowCount {
+                rows4x2(rows + i, cols, x, x + xStride, y + i, y + yStride + i)
+                i &+= 4
+            }
+            while i < rowCount {
+                y[i] = rows1(rows[i], cols, x)
+                y[yStride &+ i] = rows1(rows[i], cols, x + xStride)
+                i &+= 1
+            }
+        }
+    }
+
+    static func rows1(_ p: UnsafeRawPointer, _ cols: Int, _ x: UnsafePointer<Float>) -> Float {
+        var s: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let c = D.scales(p, t, end &- t)
+            var a = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                if prefetchDistance > 0 { prefetch(D.self, p, k) }
+                mac(&a, D.chunk(p, k, c), load8(x, k), load8(x, k &+ 8), load8(x, k &+ 16), load8(x, k &+ 24))
+                k &+= 32
+            }
+            while k < end {
+                a.addProduct(D.eight(p, k, c), load8(x, k))
+                k &+= 8
+            }
+            s += reduce(a)
+            t = end
+        }
+        return s
+    }
+
+    static func rows8(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3], p4 = rows[4], p5 = rows[5], p6 = rows[6], p7 = rows[7]
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let n = end &- t
+            let c0 = D.scales(p0, t, n), c1 = D.scales(p1, t, n), c2 = D.scales(p2, t, n), c3 = D.scales(p3, t, n)
+            let c4 = D.scales(p4, t, n), c5 = D.scales(p5, t, n), c6 = D.scales(p6, t, n), c7 = D.scales(p7, t, n)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                if prefetchDistance > 0 { prefetch(D.self, p0, k); prefetch(D.self, p1, k); prefetch(D.self, p2, k); prefetch(D.self, p3, k); prefetch(D.self, p4, k); prefetch(D.self, p5, k); prefetch(D.self, p6, k); prefetch(D.self, p7, k) }
+                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3)
+                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3)
+                mac(&a4, D.chunk(p4, k, c4), x0, x1, x2, x3)
+                mac(&a5, D.chunk(p5, k, c5), x0, x1, x2, x3)
+                mac(&a6, D.chunk(p6, k, c6), x0, x1, x2, x3)
+                mac(&a7, D.chunk(p7, k, c7), x0, x1, x2, x3)
+                k &+= 32
+            }
+            while k < end {
+                let xv = load8(x, k)
+                a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
+                a2.addProduct(D.eight(p2, k, c2), xv); a3.addProduct(D.eight(p3, k, c3), xv)
+                a4.addProduct(D.eight(p4, k, c4), xv); a5.addProduct(D.eight(p5, k, c5), xv)
+                a6.addProduct(D.eight(p6, k, c6), xv); a7.addProduct(D.eight(p7, k, c7), xv)
+                k &+= 8
+            }
+            s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
+            s4 += reduce(a4); s5 += reduce(a5); s6 += reduce(a6); s7 += reduce(a7)
+            t = end
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3; y[4] = s4; y[5] = s5; y[6] = s6; y[7] = s7
+    }
+
+    static func rows4(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3]
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let n = end &- t
+            let c0 = D.scales(p0, t, n), c1 = D.scales(p1, t, n), c2 = D.scales(p2, t, n), c3 = D.scales(p3, t, n)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                if prefetchDistance > 0 { prefetch(D.self, p0, k); prefetch(D.self, p1, k); prefetch(D.self, p2, k); prefetch(D.self, p3, k) }
+                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3)
+                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3)
+                k &+= 32
+            }
+            while k < end {
+                let xv = load8(x, k)
+                a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
+                a2.addProduct(D.eight(p2, k, c2), xv); a3.addProduct(D.eight(p3, k, c3), xv)
+                k &+= 8
+            }
+            s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
+            t = end
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3
+    }
+
+    static func rows2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let p0 = rows[0], p1 = rows[1]
+        var s0: Float = 0, s1: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let c0 = D.scales(p0, t, end &- t), c1 = D.scales(p1, t, end &- t)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                if prefetchDistance > 0 { prefetch(D.self, p0, k); prefetch(D.self, p1, k) }
+                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                k &+= 32
+            }
+            while k < end {
+                let xv = load8(x, k)
+                a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
+                k &+= 8
+            }
+            s0 += reduce(a0); s1 += reduce(a1)
+            t = end
+        }
+        y[0] = s0; y[1] = s1
+    }
+
+    static func rows4x2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ xx: UnsafePointer<Float>,
+                        _ y: UnsafeMutablePointer<Float>, _ yy: UnsafeMutablePointer<Float>) {
+        let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3]
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var u0: Float = 0, u1: Float = 0, u2: Float = 0, u3: Float = 0
+        var t = 0
+        while t < cols {
+            let end = min(cols, t &+ AVX2Kernels.tileColumns)
+            let n = end &- t
+            let c0 = D.scales(p0, t, n), c1 = D.scales(p1, t, n), c2 = D.scales(p2, t, n), c3 = D.scales(p3, t, n)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+            var k = t
+            while k &+ 32 <= end {
+                if prefetchDistance > 0 { prefetch(D.self, p0, k); prefetch(D.self, p1, k); prefetch(D.self, p2, k); prefetch(D.self, p3, k) }
+                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
+                let z0 = load8(xx, k), z1 = load8(xx, k &+ 8), z2 = load8(xx, k &+ 16), z3 = load8(xx, k &+ 24)
+                let w0c = D.chunk(p0, k, c0)
+                mac(&a0, w0c, x0, x1, x2, x3); mac(&b0, w0c, z0, z1, z2, z3)
+                let w1c = D.chunk(p1, k, c1)
+                mac(&a1, w1c, x0, x1, x2, x3); mac(&b1, w1c, z0, z1, z2, z3)
+                let w2c = D.chunk(p2, k, c2)
+                mac(&a2, w2c, x0, x1, x2, x3); mac(&b2, w2c, z0, z1, z2, z3)
+                let w3c = D.chunk(p3, k, c3)
+                mac(&a3, w3c, x0, x1, x2, x3); mac(&b3, w3c, z0, z1, z2, z3)
+                k &+= 32
+            }
+            while k < end {
+                let xv = load8(x, k), zv = load8(xx, k)
+                let w0 = D.eight(p0, k, c0), w1 = D.eight(p1, k, c1), w2 = D.eight(p2, k, c2), w3 = D.eight(p3, k, c3)
+                a0.addProduct(w0, xv); b0.addProduct(w0, zv); a1.addProduct(w1, xv); b1.addProduct(w1, zv)
+                a2.addProduct(w2, xv); b2.addProduct(w2, zv); a3.addProduct(w3, xv); b3.addProduct(w3, zv)
+                k &+= 8
+            }
+            s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
+            u0 += reduce(b0); u1 += reduce(b1); u2 += reduce(b2); u3 += reduce(b3)
+            t = end
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3
+        yy[0] = u0; yy[1] = u1; yy[2] = u2; yy[3] = u3
+    }
+}

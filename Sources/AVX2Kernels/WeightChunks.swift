@@ -1,0 +1,403 @@
+/// Decoding stored weights to float32, 32 at a time, for the AVX2 matrix kernels.
+///
+/// Every decoder gives exactly the floats the portable `dequantizeRow` of its format gives (the
+/// products of a small integer and an fp16 scale are exact in float32, so an FMA where the portable
+/// code multiplies then adds rounds once either way); a test compares them bit for bit. The fused
+/// dot products and the decoded tiles of the batched product share these functions, so a weight
+/// has the same value whichever kernel reads it.
+///
+/// Layouts (ggml's): see the format files in LlamaConvert's Quant/ folder.
+
+/// 32 consecutive weights as four vectors of eight.
+@usableFromInline
+struct Chunk {
+    var w0, w1, w2, w3: SIMD8<Float>
+}
+
+/// One stored format. Per tile of ≤ 256 weights starting at weight t (a multiple of 256) of the run
+/// at `base` (a block boundary), `scales(base, t, n)` decodes the blocks' scales once, then
+/// `chunk(base, k, scales)` decodes weights k ..< k+32 (k a multiple of 32 inside the tile).
+@usableFromInline
+protocol WeightChunks {
+    associatedtype Scales
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> Scales
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> Chunk
+    /// Weight rows the one-token kernel reads per pass over x (8, 4 or 2): as many as the
+    /// registers hold with their decoding.
+    static var rowsPerPass: Int { get }
+    /// Where weight k (a multiple of 32) lies in the run, in bytes (for prefetching).
+    static func byteOffset(_ k: Int) -> Int
+    /// Weights k ..< k+8, k a multiple of 8 (used for the tails of float rows, whose length need
+    /// only be a multiple of 8).
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> SIMD8<Float>
+}
+
+extension WeightChunks {
+    static var rowsPerPass: Int { 4 }
+
+    @inline(__always)
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> SIMD8<Float> {
+        let c = chunk(base, k & ~31, scales)
+        switch (k >> 3) & 3 {
+        case 0: return c.w0
+        case 1: return c.w1
+        case 2: return c.w2
+        default: return c.w3
+        }
+    }
+}
+
+/// The float formats have no scales.
+@usableFromInline
+struct NoScales {}
+
+/// Per-block (or per-sub-block) scales of one tile, lane i for block i: `d` multiplies the
+/// quants, `m` is added (the formats with an offset).
+@usableFromInline
+struct BlockScales {
+    var d: SIMD8<Float>
+    var m: SIMD8<Float>
+}
+
+/// The fp16 fields at `base + offset + i·stride` for the tile's `n` blocks (≤ 8), converted at
+/// once with `vcvtph2ps`; lanes past `n` are 0.
+@inline(__always)
+func halves(_ base: UnsafeRawPointer, stride: Int, offset: Int, _ n: Int) -> SIMD8<Float> {
+    var bits = SIMD8<UInt16>()
+    if n == 8 {
+        for i in 0 ..< 8 { bits[i] = base.loadUnaligned(fromByteOffset: i &* stride &+ offset, as: UInt16.self) }
+    } else {
+        for i in 0 ..< n { bits[i] = base.loadUnaligned(fromByteOffset: i &* stride &+ offset, as: UInt16.self) }
+    }
+    return SIMD8<Float>(unsafeBitCast(bits, to: SIMD8<Float16>.self))
+}
+
+/// Lane i of `v` in all eight lanes.
+@inline(__always)
+func splat(_ v: SIMD8<Float>, _ i: Int) -> SIMD8<Float> { SIMD8<Float>(repeating: v[i]) }
+
+/// The index, inside its tile, of the 32-weight block holding weight k.
+@inline(__always)
+func blockInTile(_ k: Int) -> Int { (k &>> 5) & 7 }
+
+@inline(__always)
+func floats(_ v: SIMD8<UInt8>) -> SIMD8<Float> { SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v)) }
+
+@inline(__always)
+func floats(_ v: SIMD8<Int8>) -> SIMD8<Float> { SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v)) }
+
+@inline(__always)
+func low(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v & 0x0F }
+
+@inline(__always)
+func high(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v &>> 4 }
+
+enum F32Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { 4 &* k }
+    static var rowsPerPass: Int { 8 }
+
+    @inline(__always)
+    static func scales(_: UnsafeRawPointer, _: Int, _: Int) -> NoScales { NoScales() }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: NoScales) -> Chunk {
+        let p = base + 4 &* k
+        return Chunk(w0: p.loadUnaligned(as: SIMD8<Float>.self), w1: p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                     w2: p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), w3: p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+    }
+
+    @inline(__always)
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: NoScales = NoScales()) -> SIMD8<Float> {
+        base.loadUnaligned(fromByteOffset: 4 &* k, as: SIMD8<Float>.self)
+    }
+}
+
+/// fp16: `vcvtph2ps`, exact for every bit pattern.
+enum F16Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { 2 &* k }
+    static var rowsPerPass: Int { 8 }
+
+    @inline(__always)
+    static func scales(_: UnsafeRawPointer, _: Int, _: Int) -> NoScales { NoScales() }
+
+    @inline(__always)
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: NoScales = NoScales()) -> SIMD8<Float> {
+        SIMD8<Float>(base.loadUnaligned(fromByteOffset: 2 &* k, as: SIMD8<Float16>.self))
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: NoScales) -> Chunk {
+        Chunk(w0: eight(base, k), w1: eight(base, k &+ 8), w2: eight(base, k &+ 16), w3: eight(base, k &+ 24))
+    }
+}
+
+/// bf16: the top half of a float32.
+enum BF16Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { 2 &* k }
+    static var rowsPerPass: Int { 8 }
+
+    @inline(__always)
+    static func scales(_: UnsafeRawPointer, _: Int, _: Int) -> NoScales { NoScales() }
+
+    @inline(__always)
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: NoScales = NoScales()) -> SIMD8<Float> {
+        let bits = base.loadUnaligned(fromByteOffset: 2 &* k, as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: NoScales) -> Chunk {
+        Chunk(w0: eight(base, k), w1: eight(base, k &+ 8), w2: eight(base, k &+ 16), w3: eight(base, k &+ 24))
+    }
+}
+
+/// The per-block d (and m at `mOffset`) of the tile's blocks of a 32-weight format.
+@inline(__always)
+func blockScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, typeSize: Int, mOffset: Int?) -> BlockScales {
+    let first = base + typeSize &* (t &>> 5), blocks = min(8, n &>> 5)
+    let d = halves(first, stride: typeSize, offset: 0, blocks)
+    let m = mOffset.map { halves(first, stride: typeSize, offset: $0, blocks) } ?? SIMD8<Float>()
+    return BlockScales(d: d, m: m)
+}
+
+/// Q8_0 (34 bytes per 32): d, then 32 int8; weight = q·d.
+enum Q8_0Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 34 }
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
+        blockScales(base, t, n, typeSize: 34, mOffset: nil)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+        let b = base + 34 &* (k &>> 5)
+        let d = splat(s.d, blockInTile(k))
+        return Chunk(w0: signed(b, 2) * d, w1: signed(b, 10) * d, w2: signed(b, 18) * d, w3: signed(b, 26) * d)
+    }
+}
+
+/// Q4_0 (18 bytes per 32): d, then 16 bytes: weight j in the low nibble of byte j, weight j+16 in
+/// its high nibble; weight = (q − 8)·d.
+enum Q4_0Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 18 }
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
+        blockScales(base, t, n, typeSize: 18, mOffset: nil)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+        let b = base + 18 &* (k &>> 5)
+        let d = splat(s.d, blockInTile(k))
+        let q = b.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
+        let lo = unsafeBitCast(low(q) &- 8, to: SIMD16<Int8>.self), hi = unsafeBitCast(high(q) &- 8, to: SIMD16<Int8>.self)
+        return Chunk(w0: floats(lo.lowHalf) * d, w1: floats(lo.highHalf) * d,
+                     w2: floats(hi.lowHalf) * d, w3: floats(hi.highHalf) * d)
+    }
+}
+
+/// Q4_1 (20 bytes per 32): d, m, 16 bytes of nibbles as Q4_0; weight = q·d + m.
+enum Q4_1Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 20 }
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
+        blockScales(base, t, n, typeSize: 20, mOffset: 2)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+        let b = base + 20 &* (k &>> 5)
+        let d = splat(s.d, blockInTile(k)), m = splat(s.m, blockInTile(k))
+        let q = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
+        let lo = low(q), hi = high(q)
+        return Chunk(w0: fma(floats(lo.lowHalf), d, m),
+                     w1: fma(floats(lo.highHalf), d, m), w2: fma(floats(hi.lowHalf), d, m), w3: fma(floats(hi.highHalf), d, m))
+    }
+}
+
+@inline(__always)
+func fma(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> { c.addingProduct(a, b) }
+
+/// The fifth bits of a Q5_0/Q5_1 block: bit j of `qh` for weight j, as 16 or 0 per lane, lanes
+/// j0 ..< j0+8.
+@inline(__always)
+func fifthBits(_ qh: UInt32, _ j0: UInt32) -> SIMD8<UInt32> {
+    let shifts = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7) &+ j0
+    return ((SIMD8<UInt32>(repeating: qh) &>> shifts) & 1) &<< 4
+}
+
+@inline(__always)
+func floats(_ v: SIMD8<UInt8>, orBits bits: SIMD8<UInt32>, minus offset: Int32) -> SIMD8<Float> {
+    SIMD8<Float>(unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: v) | bits, to: SIMD8<Int32>.self) &- offset)
+}
+
+/// Q5_0 (22 bytes per 32): d, qh (32 fifth bits), 16 bytes of nibbles; weight = (q − 16)·d.
+enum Q5_0Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 22 }
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
+        blockScales(base, t, n, typeSize: 22, mOffset: nil)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+        let b = base + 22 &* (k &>> 5)
+        let d = splat(s.d, blockInTile(k))
+        let qh = b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let q = b.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
+        let lo = low(q), hi = high(q)
+        return Chunk(w0: floats(lo.lowHalf, orBits: fifthBits(qh, 0), minus: 16) * d,
+                     w1: floats(lo.highHalf, orBits: fifthBits(qh, 8), minus: 16) * d,
+                     w2: floats(hi.lowHalf, orBits: fifthBits(qh, 16), minus: 16) * d,
+                     w3: floats(hi.highHalf, orBits: fifthBits(qh, 24), minus: 16) * d)
+    }
+}
+
+/// Q5_1 (24 bytes per 32): d, m, qh, 16 bytes of nibbles; weight = q·d + m.
+enum Q5_1Chunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 24 }
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
+        blockScales(base, t, n, typeSize: 24, mOffset: 2)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+        let b = base + 24 &* (k &>> 5)
+        let d = splat(s.d, blockInTile(k)), m = splat(s.m, blockInTile(k))
+        let qh = b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let q = b.loadUnaligned(fromByteOffset: 8, as: SIMD16<UInt8>.self)
+        let lo = low(q), hi = high(q)
+        return Chunk(w0: fma(floats(lo.lowHalf, orBits: fifthBits(qh, 0), minus: 0), d, m),
+                     w1: fma(floats(lo.highHalf, orBits: fifthBits(qh, 8), minus: 0), d, m),
+                     w2: fma(floats(hi.lowHalf, orBits: fifthBits(qh, 16), minus: 0), d, m),
+                     w3: fma(floats(hi.highHalf, orBits: fifthBits(qh, 24), minus: 0), d, m))
+    }
+}
+
+/// The eight sub-block scales and mins of a Q4_K/Q5_K super-block at `b` as d·sc and −dmin·m
+/// (6 bits each, packed in the 12 bytes at b + 4 as ggml's `get_scale_min_k4`).
+@inline(__always)
+func superBlockScales(_ b: UnsafeRawPointer) -> BlockScales {
+    let q = b + 4
+    var sc = SIMD8<Float>(), mn = SIMD8<Float>()
+    for j in 0 ..< 4 {
+        sc[j] = Float(q.load(fromByteOffset: j, as: UInt8.self) & 63)
+        mn[j] = Float(q.load(fromByteOffset: j &+ 4, as: UInt8.self) & 63)
+    }
+    for j in 4 ..< 8 {
+        let hi = q.load(fromByteOffset: j &+ 4, as: UInt8.self)
+        sc[j] = Float((hi & 0xF) | ((q.load(fromByteOffset: j &- 4, as: UInt8.self) >> 6) << 4))
+        mn[j] = Float((hi >> 4) | ((q.load(fromByteOffset: j, as: UInt8.self) >> 6) << 4))
+    }
+    let dd = halves(b, stride: 2, offset: 0, 2) // lanes 0, 1: d, dmin
+    return BlockScales(d: splat(dd, 0) * sc, m: -(splat(dd, 1) * mn))
+}
+
+/// Q4_K (144 bytes per 256): d, dmin, 12 bytes of scales, 128 bytes of nibbles; sub-block s of 32
+/// is the low (s even) or high nibbles of bytes 32·(s/2) …; weight = (d·sc)·q − dmin·m.
+enum Q4_KChunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 144) &>> 8 }
+    static var rowsPerPass: Int { 2 }
+
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _: Int) -> BlockScales {
+        superBlockScales(base + 144 &* (t &>> 8))
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: BlockScales) -> Chunk {
+        let b = base + 144 &* (k &>> 8)
+        let s = blockInTile(k)
+        let d = splat(scales.d, s), m = splat(scales.m, s)
+        let q = b + (16 &+ 32 &* (s &>> 1))
+        let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1))
+        @inline(__always) func w(_ g: Int) -> SIMD8<Float> { fma(d, floats(nibbles(q, 8 &* g, shift)), m) }
+        return Chunk(w0: w(0), w1: w(1), w2: w(2), w3: w(3))
+    }
+}
+
+/// Q5_K (176 bytes per 256): as Q4_K with the fifth bit of weight 32s+l in bit s of qh[l]
+/// (32 bytes at 16); nibbles at 48.
+enum Q5_KChunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 176) &>> 8 }
+    static var rowsPerPass: Int { 2 }
+
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _: Int) -> BlockScales {
+        superBlockScales(base + 176 &* (t &>> 8))
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: BlockScales) -> Chunk {
+        let b = base + 176 &* (k &>> 8)
+        let s = blockInTile(k)
+        let d = splat(scales.d, s), m = splat(scales.m, s)
+        let q = b + (48 &+ 32 &* (s &>> 1)), qh = b + 16
+        let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1)), bit = UInt32(truncatingIfNeeded: s)
+        @inline(__always) func w(_ g: Int) -> SIMD8<Float> {
+            let fifth = ((widen(qh, 8 &* g) &>> SIMD8(repeating: bit)) & SIMD8(repeating: 1)) &<< SIMD8(repeating: 4)
+            return fma(d, floats(nibbles(q, 8 &* g, shift) | fifth), m)
+        }
+        return Chunk(w0: w(0), w1: w(1), w2: w(2), w3: w(3))
+    }
+}
+
+/// The 16 scales of a Q6_K super-block times its d: lanes 2s and 2s+1 for sub-block s.
+@usableFromInline
+struct SixBitScales {
+    var ds: SIMD16<Float>
+}
+
+/// Q6_K (210 bytes per 256): ql[128] low nibbles, qh[64] high bit pairs, 16 int8 scales, d.
+/// Sub-block s = 4h + j (j 0…3) of half h: low (j < 2) or high nibbles of ql[64h + 32·(j&1) …],
+/// high bits (qh[32h + l] >> 2j) & 3, scales[2s] for its first 16 weights and [2s + 1] for the
+/// rest; weight = (d·scale)·(q − 32).
+enum Q6_KChunks: WeightChunks {
+    @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 210) &>> 8 }
+    static var rowsPerPass: Int { 2 }
+
+    @inline(__always)
+    static func scales(_ base: UnsafeRawPointer, _ t: Int, _: Int) -> SixBitScales {
+        let b = base + 210 &* (t &>> 8)
+        let sc = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)))
+        let d = halves(b, stride: 0, offset: 208, 1)
+        return SixBitScales(ds: SIMD16(repeating: d[0]) * sc)
+    }
+
+    @inline(__always)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: SixBitScales) -> Chunk {
+        let b = base + 210 &* (k &>> 8)
+        let s = blockInTile(k), h = s &>> 2, j = s & 3
+        let d0 = SIMD8<Float>(repeating: scales.ds[2 &* s]), d1 = SIMD8<Float>(repeating: scales.ds[2 &* s &+ 1])
+        let ql = b + (64 &* h &+ 32 &* (j & 1)), qh = b + (128 &+ 32 &* h)
+        let shift = UInt32(truncatingIfNeeded: 4 &* (j &>> 1)), highShift = UInt32(truncatingIfNeeded: 2 &* j)
+        @inline(__always) func q(_ g: Int) -> SIMD8<Float> {
+            let top = ((widen(qh, 8 &* g) &>> SIMD8(repeating: highShift)) & SIMD8(repeating: 3)) &<< SIMD8(repeating: 4)
+            let u = unsafeBitCast(nibbles(ql, 8 &* g, shift) | top, to: SIMD8<Int32>.self)
+            return SIMD8<Float>(u &- SIMD8(repeating: 32))
+        }
+        return Chunk(w0: q(0) * d0, w1: q(1) * d0, w2: q(2) * d1, w3: q(3) * d1)
+    }
+}
+
+/// Eight bytes at `p + offset` zero-extended to 32-bit lanes (`vpmovzxbd`).
+@inline(__always)
+func widen(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt32> {
+    SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
+}
+
+/// Eight int8 at `p + offset` as floats (`vpmovsxbd`, `vcvtdq2ps`).
+@inline(__always)
+func signed(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
+    SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int8>.self)))
+}
+
+/// The low (`shift` 0) or high (`shift` 4) nibbles of eight bytes at `p + offset`, in 32-bit lanes.
+@inline(__always)
+func nibbles(_ p: UnsafeRawPointer, _ offset: Int, _ shift: UInt32) -> SIMD8<UInt32> {
+    (widen(p, offset) &>> SIMD8(repeating: shift)) & SIMD8(repeating: 15)
+}
+
+@inline(__always)
+func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> { SIMD8<Float>(unsafeBitCast(v, to: SIMD8<Int32>.self)) }
