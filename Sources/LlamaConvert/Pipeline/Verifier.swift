@@ -76,13 +76,11 @@ public enum Verifier {
                       sourceLogits: rowsA, convertedLogits: rowsB)
     }
 
-    /// A forward pass that gives each layer's mapped pages back once used: two models are read
-    /// one after the other, and resident memory stays about one layer wide (a batch of up to 64
+    /// A forward pass that gives each matrix's mapped pages back once used: two models are read
+    /// one after the other, and resident memory stays about one matrix wide (a batch of up to 64
     /// tokens reads every weight once; more batches map pages again from the page cache).
     static func passOverWeights(_ graph: WeightGraph, threads: Int, context: Int) throws -> Transformer {
-        let t = try Transformer(graph: graph, threads: threads, maxContext: context)
-        t.releasesWeightsAfterUse = true
-        return t
+        try Transformer(graph: graph, threads: threads, maxContext: context, releasingWeightsAfterUse: true)
     }
 
     static func checkTokens(_ tokens: [Int], vocabSize: Int, path: String) throws {

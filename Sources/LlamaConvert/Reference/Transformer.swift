@@ -24,11 +24,13 @@ public final class Transformer {
     ///   - threads: worker count; 1 runs everything on the calling thread.
     ///   - maxContext: KV cache length; nil takes the model's context, at most
     ///     `ModelShape.defaultMaxContext`.
+    ///   - releasingWeightsAfterUse: see `releasesWeightsAfterUse`.
     public init(graph: WeightGraph, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                maxContext: Int? = nil) throws {
+                maxContext: Int? = nil, releasingWeightsAfterUse: Bool = false) throws {
         path = graph.path
+        releasesWeightsAfterUse = releasingWeightsAfterUse
         shape = try ModelShape(config: graph.config, maxContext: maxContext, path: graph.path)
-        weights = try Weights(graph: graph, shape: shape)
+        weights = try Weights(graph: graph, shape: shape, releasesAfterUse: releasingWeightsAfterUse)
         rope = Rope(headDim: shape.headDim, theta: graph.config.ropeTheta, scaling: graph.config.ropeScaling,
                     maxContext: shape.maxContext)
         state = RunState(shape: shape, batchCapacity: min(Transformer.batchCapacity, shape.maxContext),
@@ -39,11 +41,11 @@ public final class Transformer {
     /// Positions already processed.
     public var position: Int { state.position }
 
-    /// After each layer (and the output projection) has run, hand the mapped pages of its weights
-    /// back (MADV_DONTNEED: the page cache keeps them, resident memory drops). For one-pass uses,
-    /// the built-in check above all, so the peak is about one layer rather than the whole model;
-    /// a later pass maps the pages again from the cache.
-    public var releasesWeightsAfterUse = false
+    /// Whether each matrix hands its mapped pages back after every product (MADV_DONTNEED: the
+    /// page cache keeps them, resident memory drops). For one-pass uses, the built-in check above
+    /// all, so the peak is about one matrix rather than the whole model; a later pass maps the
+    /// pages again from the cache.
+    public let releasesWeightsAfterUse: Bool
 
     /// Forgets the sequence: the next token is at position 0.
     public func reset() { state.position = 0 }
@@ -150,7 +152,6 @@ public final class Transformer {
             RMSNorm.apply(st.xb, st.x, weight: layer.ffnNorm, rows: batch, count: s.dim, eps: s.normEps)
             try FeedForward.run(layer, batch: batch, shape: s, state: st, pool: pool)
             add(st.delta, into: st.x, count: batch * s.dim)
-            if releasesWeightsAfterUse { for m in layer.matrices { m.release() } }
         }
         st.position += batch
 
@@ -160,7 +161,6 @@ public final class Transformer {
         RMSNorm.apply(st.xb, first, weight: w.outputNorm, rows: logitRows.count, count: s.dim, eps: s.normEps)
         try MatMul.run(w.output, x: st.xb, xStride: s.dim, batch: logitRows.count, y: st.logits,
                        yStride: s.vocabSize, pool: pool)
-        if releasesWeightsAfterUse { w.output.release() }
     }
 
     private func add(_ delta: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {

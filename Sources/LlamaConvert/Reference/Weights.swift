@@ -20,7 +20,8 @@ struct Weights {
     let outputNorm: [Float]           // (dim)
     let output: StoredMatrix          // (vocab, dim): the embedding itself when tied
 
-    init(graph: WeightGraph, shape s: ModelShape) throws {
+    /// `releasesAfterUse`: every matrix hands its mapped pages back after each product.
+    init(graph: WeightGraph, shape s: ModelShape, releasesAfterUse: Bool = false) throws {
         let path = graph.path
         func find(_ role: TensorRole, _ layer: Int?) throws -> CanonicalTensor {
             guard let t = graph.tensor(role, layer: layer) else {
@@ -35,7 +36,7 @@ struct Weights {
             guard t.source.shape == [rows, cols] else {
                 throw ForwardError.shapeMismatch(path: path, tensor: t.name, expected: [rows, cols], found: t.source.shape)
             }
-            let m = StoredMatrix(name: t.name, source: t.source)
+            let m = StoredMatrix(name: t.name, source: t.source, releasesAfterUse: releasesAfterUse)
             try Weights.checkDecodable(m, path: path)
             return m
         }

@@ -25,6 +25,7 @@ enum MatMul {
     static func run(_ w: StoredMatrix, x: UnsafePointer<Float>, xStride: Int, batch: Int,
                     y: UnsafeMutablePointer<Float>, yStride: Int, pool: WorkerPool) throws {
         guard batch > 0, w.rows > 0 else { return }
+        defer { if w.releasesAfterUse { w.release() } }
         if let kind = MatMulAVX2.kind(for: w) {
             return try MatMulAVX2.run(w, kind: kind, x: x, xStride: xStride, batch: batch, y: y, yStride: yStride, pool: pool)
         }

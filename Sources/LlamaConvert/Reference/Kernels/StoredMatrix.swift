@@ -19,8 +19,12 @@ struct StoredMatrix {
     /// the shorter `HalfFloat.finiteToFloat8`, which gives the same values for finite inputs.
     let finiteHalves: Bool
 
-    init(name: String, source: any TensorSource) {
+    /// Whether `MatMul` gives the mapped pages back after each product (one-pass uses).
+    let releasesAfterUse: Bool
+
+    init(name: String, source: any TensorSource, releasesAfterUse: Bool = false) {
         self.name = name
+        self.releasesAfterUse = releasesAfterUse
         self.source = source
         type = source.type
         rows = source.rowCount
