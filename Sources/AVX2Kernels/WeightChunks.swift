@@ -190,6 +190,7 @@ func blockScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, typeSize: Int, mO
 
 /// Q8_0 (34 bytes per 32): d, then 32 int8; weight = q·d.
 enum Q8_0Chunks: WeightChunks {
+    static var rowsPerPass: Int { 8 }
     @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
         store(scales(base, t, n), out)
     }
@@ -210,6 +211,7 @@ enum Q8_0Chunks: WeightChunks {
 /// Q4_0 (18 bytes per 32): d, then 16 bytes: weight j in the low nibble of byte j, weight j+16 in
 /// its high nibble; weight = (q − 8)·d.
 enum Q4_0Chunks: WeightChunks {
+    static var rowsPerPass: Int { 8 }
     @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
         store(scales(base, t, n), out)
     }
