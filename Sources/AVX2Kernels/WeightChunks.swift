@@ -2,7 +2,8 @@
 ///
 /// Every decoder gives exactly the floats the portable `dequantizeRow` of its format gives (the
 /// products of a small integer and an fp16 scale are exact in float32, so an FMA where the portable
-/// code multiplies then adds rounds once either way); a test compares them bit for bit. The fused
+/// code multiplies then adds rounds once either way); a test compares them bit for bit (Q4_0: up to
+/// the sign of zero, see its decoder). The fused
 /// dot products and the decoded tiles of the batched product share these functions, so a weight
 /// has the same value whichever kernel reads it.
 ///
@@ -21,7 +22,11 @@ struct Chunk {
 protocol WeightChunks {
     associatedtype Scales
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> Scales
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> Chunk
+    /// `scales(base, t, n)` stored as floats at `out` (≤ 16), which `chunk` then reads: a vector
+    /// lane picked by a variable index would be spilled and reloaded at every chunk, a store
+    /// forwarding stall inside the loop.
+    static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>)
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> Chunk
     /// Weight rows the one-token kernel reads per pass over x (8, 4 or 2): as many as the
     /// registers hold with their decoding.
     static var rowsPerPass: Int { get }
@@ -29,14 +34,14 @@ protocol WeightChunks {
     static func byteOffset(_ k: Int) -> Int
     /// Weights k ..< k+8, k a multiple of 8 (used for the tails of float rows, whose length need
     /// only be a multiple of 8).
-    static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> SIMD8<Float>
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> SIMD8<Float>
 }
 
 extension WeightChunks {
     static var rowsPerPass: Int { 4 }
 
     @inline(__always)
-    static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: Scales) -> SIMD8<Float> {
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> SIMD8<Float> {
         let c = chunk(base, k & ~31, scales)
         switch (k >> 3) & 3 {
         case 0: return c.w0
@@ -57,6 +62,20 @@ struct NoScales {}
 struct BlockScales {
     var d: SIMD8<Float>
     var m: SIMD8<Float>
+}
+
+@inline(__always)
+func store(_: NoScales, _: UnsafeMutablePointer<Float>) {}
+
+@inline(__always)
+func store(_ s: BlockScales, _ out: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(out).storeBytes(of: s.d, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(out).storeBytes(of: s.m, toByteOffset: 32, as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store(_ s: SixBitScales, _ out: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(out).storeBytes(of: s.ds, as: SIMD16<Float>.self)
 }
 
 /// The fp16 fields at `base + offset + i·stride` for the tile's `n` blocks (≤ 8), converted at
@@ -93,6 +112,9 @@ func low(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v & 0x0F }
 func high(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v &>> 4 }
 
 enum F32Chunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { 4 &* k }
     static var rowsPerPass: Int { 8 }
 
@@ -100,20 +122,23 @@ enum F32Chunks: WeightChunks {
     static func scales(_: UnsafeRawPointer, _: Int, _: Int) -> NoScales { NoScales() }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: NoScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: UnsafePointer<Float>) -> Chunk {
         let p = base + 4 &* k
         return Chunk(w0: p.loadUnaligned(as: SIMD8<Float>.self), w1: p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
                      w2: p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), w3: p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
     }
 
     @inline(__always)
-    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: NoScales = NoScales()) -> SIMD8<Float> {
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: UnsafePointer<Float>? = nil) -> SIMD8<Float> {
         base.loadUnaligned(fromByteOffset: 4 &* k, as: SIMD8<Float>.self)
     }
 }
 
 /// fp16: `vcvtph2ps`, exact for every bit pattern.
 enum F16Chunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { 2 &* k }
     static var rowsPerPass: Int { 8 }
 
@@ -121,18 +146,21 @@ enum F16Chunks: WeightChunks {
     static func scales(_: UnsafeRawPointer, _: Int, _: Int) -> NoScales { NoScales() }
 
     @inline(__always)
-    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: NoScales = NoScales()) -> SIMD8<Float> {
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: UnsafePointer<Float>? = nil) -> SIMD8<Float> {
         SIMD8<Float>(base.loadUnaligned(fromByteOffset: 2 &* k, as: SIMD8<Float16>.self))
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: NoScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: UnsafePointer<Float>) -> Chunk {
         Chunk(w0: eight(base, k), w1: eight(base, k &+ 8), w2: eight(base, k &+ 16), w3: eight(base, k &+ 24))
     }
 }
 
 /// bf16: the top half of a float32.
 enum BF16Chunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { 2 &* k }
     static var rowsPerPass: Int { 8 }
 
@@ -140,13 +168,13 @@ enum BF16Chunks: WeightChunks {
     static func scales(_: UnsafeRawPointer, _: Int, _: Int) -> NoScales { NoScales() }
 
     @inline(__always)
-    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: NoScales = NoScales()) -> SIMD8<Float> {
+    static func eight(_ base: UnsafeRawPointer, _ k: Int, _: UnsafePointer<Float>? = nil) -> SIMD8<Float> {
         let bits = base.loadUnaligned(fromByteOffset: 2 &* k, as: SIMD8<UInt16>.self)
         return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: SIMD8<Float>.self)
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: NoScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _: UnsafePointer<Float>) -> Chunk {
         Chunk(w0: eight(base, k), w1: eight(base, k &+ 8), w2: eight(base, k &+ 16), w3: eight(base, k &+ 24))
     }
 }
@@ -162,6 +190,10 @@ func blockScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, typeSize: Int, mO
 
 /// Q8_0 (34 bytes per 32): d, then 32 int8; weight = q·d.
 enum Q8_0Chunks: WeightChunks {
+    static var rowsPerPass: Int { 8 }
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 34 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
@@ -169,9 +201,9 @@ enum Q8_0Chunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>) -> Chunk {
         let b = base + 34 &* (k &>> 5)
-        let d = splat(s.d, blockInTile(k))
+        let d = SIMD8<Float>(repeating: s[blockInTile(k)])
         return Chunk(w0: signed(b, 2) * d, w1: signed(b, 10) * d, w2: signed(b, 18) * d, w3: signed(b, 26) * d)
     }
 }
@@ -179,6 +211,10 @@ enum Q8_0Chunks: WeightChunks {
 /// Q4_0 (18 bytes per 32): d, then 16 bytes: weight j in the low nibble of byte j, weight j+16 in
 /// its high nibble; weight = (q − 8)·d.
 enum Q4_0Chunks: WeightChunks {
+    static var rowsPerPass: Int { 8 }
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 18 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
@@ -186,18 +222,27 @@ enum Q4_0Chunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>) -> Chunk {
+        // Bytes widened to 32-bit lanes straight from memory; each widened byte gives a low nibble
+        // (weights 0…15) and a high one (16…31). The weight is fma(q, d, −8d): (q − 8)·d is exact,
+        // so this is the portable value, except that q = 8 with d < 0 gives +0 where the portable
+        // (q − 8)·d gives −0 (equal values; the integer subtraction that would keep the sign made
+        // generation 20% slower).
         let b = base + 18 &* (k &>> 5)
-        let d = splat(s.d, blockInTile(k))
-        let q = b.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-        let lo = unsafeBitCast(low(q) &- 8, to: SIMD16<Int8>.self), hi = unsafeBitCast(high(q) &- 8, to: SIMD16<Int8>.self)
-        return Chunk(w0: floats(lo.lowHalf) * d, w1: floats(lo.highHalf) * d,
-                     w2: floats(hi.lowHalf) * d, w3: floats(hi.highHalf) * d)
+        let d = SIMD8<Float>(repeating: s[blockInTile(k)])
+        let m = d * SIMD8(repeating: -8)
+        let v0 = widen(b, 2), v1 = widen(b, 10)
+        let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
+        return Chunk(w0: fma(floats(v0 & fifteen), d, m), w1: fma(floats(v1 & fifteen), d, m),
+                     w2: fma(floats(v0 &>> four), d, m), w3: fma(floats(v1 &>> four), d, m))
     }
 }
 
 /// Q4_1 (20 bytes per 32): d, m, 16 bytes of nibbles as Q4_0; weight = q·d + m.
 enum Q4_1Chunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 20 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
@@ -205,9 +250,9 @@ enum Q4_1Chunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>) -> Chunk {
         let b = base + 20 &* (k &>> 5)
-        let d = splat(s.d, blockInTile(k)), m = splat(s.m, blockInTile(k))
+        let d = SIMD8<Float>(repeating: s[blockInTile(k)]), m = SIMD8<Float>(repeating: s[8 &+ blockInTile(k)])
         let q = b.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
         let lo = low(q), hi = high(q)
         return Chunk(w0: fma(floats(lo.lowHalf), d, m),
@@ -233,6 +278,9 @@ func floats(_ v: SIMD8<UInt8>, orBits bits: SIMD8<UInt32>, minus offset: Int32) 
 
 /// Q5_0 (22 bytes per 32): d, qh (32 fifth bits), 16 bytes of nibbles; weight = (q − 16)·d.
 enum Q5_0Chunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 22 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
@@ -240,9 +288,9 @@ enum Q5_0Chunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>) -> Chunk {
         let b = base + 22 &* (k &>> 5)
-        let d = splat(s.d, blockInTile(k))
+        let d = SIMD8<Float>(repeating: s[blockInTile(k)])
         let qh = b.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
         let q = b.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
         let lo = low(q), hi = high(q)
@@ -255,6 +303,9 @@ enum Q5_0Chunks: WeightChunks {
 
 /// Q5_1 (24 bytes per 32): d, m, qh, 16 bytes of nibbles; weight = q·d + m.
 enum Q5_1Chunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 24 }
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
@@ -262,9 +313,9 @@ enum Q5_1Chunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>) -> Chunk {
         let b = base + 24 &* (k &>> 5)
-        let d = splat(s.d, blockInTile(k)), m = splat(s.m, blockInTile(k))
+        let d = SIMD8<Float>(repeating: s[blockInTile(k)]), m = SIMD8<Float>(repeating: s[8 &+ blockInTile(k)])
         let qh = b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         let q = b.loadUnaligned(fromByteOffset: 8, as: SIMD16<UInt8>.self)
         let lo = low(q), hi = high(q)
@@ -297,6 +348,9 @@ func superBlockScales(_ b: UnsafeRawPointer) -> BlockScales {
 /// Q4_K (144 bytes per 256): d, dmin, 12 bytes of scales, 128 bytes of nibbles; sub-block s of 32
 /// is the low (s even) or high nibbles of bytes 32·(s/2) …; weight = (d·sc)·q − dmin·m.
 enum Q4_KChunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 144) &>> 8 }
     static var rowsPerPass: Int { 2 }
 
@@ -306,10 +360,10 @@ enum Q4_KChunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> Chunk {
         let b = base + 144 &* (k &>> 8)
         let s = blockInTile(k)
-        let d = splat(scales.d, s), m = splat(scales.m, s)
+        let d = SIMD8<Float>(repeating: scales[s]), m = SIMD8<Float>(repeating: scales[8 &+ s])
         let q = b + (16 &+ 32 &* (s &>> 1))
         let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1))
         @inline(__always) func w(_ g: Int) -> SIMD8<Float> { fma(d, floats(nibbles(q, 8 &* g, shift)), m) }
@@ -320,6 +374,9 @@ enum Q4_KChunks: WeightChunks {
 /// Q5_K (176 bytes per 256): as Q4_K with the fifth bit of weight 32s+l in bit s of qh[l]
 /// (32 bytes at 16); nibbles at 48.
 enum Q5_KChunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 176) &>> 8 }
     static var rowsPerPass: Int { 2 }
 
@@ -329,10 +386,10 @@ enum Q5_KChunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: BlockScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> Chunk {
         let b = base + 176 &* (k &>> 8)
         let s = blockInTile(k)
-        let d = splat(scales.d, s), m = splat(scales.m, s)
+        let d = SIMD8<Float>(repeating: scales[s]), m = SIMD8<Float>(repeating: scales[8 &+ s])
         let q = b + (48 &+ 32 &* (s &>> 1)), qh = b + 16
         let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1)), bit = UInt32(truncatingIfNeeded: s)
         @inline(__always) func w(_ g: Int) -> SIMD8<Float> {
@@ -354,6 +411,9 @@ struct SixBitScales {
 /// high bits (qh[32h + l] >> 2j) & 3, scales[2s] for its first 16 weights and [2s + 1] for the
 /// rest; weight = (d·scale)·(q − 32).
 enum Q6_KChunks: WeightChunks {
+    @inline(__always) static func writeScales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        store(scales(base, t, n), out)
+    }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &* 210) &>> 8 }
     static var rowsPerPass: Int { 2 }
 
@@ -366,10 +426,10 @@ enum Q6_KChunks: WeightChunks {
     }
 
     @inline(__always)
-    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: SixBitScales) -> Chunk {
+    static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> Chunk {
         let b = base + 210 &* (k &>> 8)
         let s = blockInTile(k), h = s &>> 2, j = s & 3
-        let d0 = SIMD8<Float>(repeating: scales.ds[2 &* s]), d1 = SIMD8<Float>(repeating: scales.ds[2 &* s &+ 1])
+        let d0 = SIMD8<Float>(repeating: scales[2 &* s]), d1 = SIMD8<Float>(repeating: scales[2 &* s &+ 1])
         let ql = b + (64 &* h &+ 32 &* (j & 1)), qh = b + (128 &+ 32 &* h)
         let shift = UInt32(truncatingIfNeeded: 4 &* (j &>> 1)), highShift = UInt32(truncatingIfNeeded: 2 &* j)
         @inline(__always) func q(_ g: Int) -> SIMD8<Float> {
