@@ -31,8 +31,10 @@ enum MatMulAVX2 {
     }
 
     /// The kernel format for `w`, or nil when the portable path must run it.
-    static func kind(for w: StoredMatrix) -> AVX2Kernels.Kind? {
-        guard HostCPU.avx2, w.cols % 8 == 0, let kind = kind(of: w.type), w.cols % kind.blockSize == 0 else { return nil }
+    static func kind(for w: StoredMatrix) -> AVX2Kernels.Kind? { kind(type: w.type, cols: w.cols) }
+
+    static func kind(type: GGMLType, cols: Int) -> AVX2Kernels.Kind? {
+        guard HostCPU.avx2, cols % 8 == 0, let kind = kind(of: type), cols % kind.blockSize == 0 else { return nil }
         return kind
     }
 

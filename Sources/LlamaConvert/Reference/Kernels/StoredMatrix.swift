@@ -32,7 +32,10 @@ struct StoredMatrix {
         rowBytes = source.rowBytes
         rowStarts = StoredMatrix.rowStarts(of: source)
         let cols = self.cols
-        finiteHalves = type == .f16 && (rowStarts?.allSatisfy { HalfFloat.allFinite($0, count: cols) } ?? false)
+        // Only the portable kernels use it; the scan reads every page of the matrix, which on a
+        // converted F16 model made the built-in check's resident set the whole file.
+        let portable = MatMulAVX2.kind(type: type, cols: cols) == nil
+        finiteHalves = type == .f16 && portable && (rowStarts?.allSatisfy { HalfFloat.allFinite($0, count: cols) } ?? false)
     }
 
     /// Gives the matrix's mapped pages back to the page cache (see `TensorSource.releaseRows`).
