@@ -38,6 +38,11 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "kernel-bench",
+            dependencies: ["AVX2Kernels"],
+            swiftSettings: avx2Flags
+        ),
+        .executableTarget(
             name: "quant-bench",
             dependencies: ["LlamaConvert"]
         ),
