@@ -24,8 +24,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .target(name: "CCPUFeatures"),
         .target(name: "CDirectIO"),
-        .target(name: "CPrefetch"),
-        .target(name: "AVX2Kernels", dependencies: ["CPrefetch"], swiftSettings: avx2Flags),
+        .target(name: "CKernelSupport"),
+        .target(name: "AVX2Kernels", dependencies: ["CKernelSupport"], swiftSettings: avx2Flags),
         .target(
             name: "LlamaConvert",
             dependencies: ["CZlib", "CZstd", "CCPUFeatures", "CDirectIO", "AVX2Kernels"]

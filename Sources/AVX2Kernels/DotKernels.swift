@@ -1,4 +1,4 @@
-import CPrefetch
+import CKernelSupport
 import Glibc
 
 /// How far ahead the one-token kernels prefetch, in rows: a pass over rows r ..< r+n prefetches the
@@ -251,13 +251,13 @@ enum MatVec<D: WeightChunks> {
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead); prefetch(D.self, p4, k, ahead); prefetch(D.self, p5, k, ahead); prefetch(D.self, p6, k, ahead); prefetch(D.self, p7, k, ahead) }
                 let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
-                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
-                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
-                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3)
-                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3)
-                mac(&a4, D.chunk(p4, k, c4), x0, x1, x2, x3)
-                mac(&a5, D.chunk(p5, k, c5), x0, x1, x2, x3)
-                mac(&a6, D.chunk(p6, k, c6), x0, x1, x2, x3)
+                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3); a0 = llama_convert_settle(a0)
+                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3); a1 = llama_convert_settle(a1)
+                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3); a2 = llama_convert_settle(a2)
+                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3); a3 = llama_convert_settle(a3)
+                mac(&a4, D.chunk(p4, k, c4), x0, x1, x2, x3); a4 = llama_convert_settle(a4)
+                mac(&a5, D.chunk(p5, k, c5), x0, x1, x2, x3); a5 = llama_convert_settle(a5)
+                mac(&a6, D.chunk(p6, k, c6), x0, x1, x2, x3); a6 = llama_convert_settle(a6)
                 mac(&a7, D.chunk(p7, k, c7), x0, x1, x2, x3)
                 k &+= 32
             }

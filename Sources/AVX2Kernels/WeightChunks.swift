@@ -1,3 +1,5 @@
+import CKernelSupport
+
 /// Decoding stored weights to float32, 32 at a time, for the AVX2 matrix kernels.
 ///
 /// Every decoder gives exactly the floats the portable `dequantizeRow` of its format gives (the
@@ -100,10 +102,10 @@ func splat(_ v: SIMD8<Float>, _ i: Int) -> SIMD8<Float> { SIMD8<Float>(repeating
 func blockInTile(_ k: Int) -> Int { (k &>> 5) & 7 }
 
 @inline(__always)
-func floats(_ v: SIMD8<UInt8>) -> SIMD8<Float> { SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v)) }
+func floats(_ v: SIMD8<UInt8>) -> SIMD8<Float> { llama_convert_float_i32(unsafeBitCast(llama_convert_zext_u8(v), to: SIMD8<Int32>.self)) }
 
 @inline(__always)
-func floats(_ v: SIMD8<Int8>) -> SIMD8<Float> { SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v)) }
+func floats(_ v: SIMD8<Int8>) -> SIMD8<Float> { llama_convert_float_i32(llama_convert_sext_i8(v)) }
 
 @inline(__always)
 func low(_ v: SIMD16<UInt8>) -> SIMD16<UInt8> { v & 0x0F }
@@ -273,7 +275,7 @@ func fifthBits(_ qh: UInt32, _ j0: UInt32) -> SIMD8<UInt32> {
 
 @inline(__always)
 func floats(_ v: SIMD8<UInt8>, orBits bits: SIMD8<UInt32>, minus offset: Int32) -> SIMD8<Float> {
-    SIMD8<Float>(unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: v) | bits, to: SIMD8<Int32>.self) &- offset)
+    llama_convert_float_i32(unsafeBitCast(llama_convert_zext_u8(v) | bits, to: SIMD8<Int32>.self) &- offset)
 }
 
 /// Q5_0 (22 bytes per 32): d, qh (32 fifth bits), 16 bytes of nibbles; weight = (q − 16)·d.
@@ -420,7 +422,7 @@ enum Q6_KChunks: WeightChunks {
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _: Int) -> SixBitScales {
         let b = base + 210 &* (t &>> 8)
-        let sc = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self)))
+        let sc = SIMD16<Float>(lowHalf: signed(b, 192), highHalf: signed(b, 200))
         let d = halves(b, stride: 0, offset: 208, 1)
         return SixBitScales(ds: SIMD16(repeating: d[0]) * sc)
     }
@@ -435,7 +437,7 @@ enum Q6_KChunks: WeightChunks {
         @inline(__always) func q(_ g: Int) -> SIMD8<Float> {
             let top = ((widen(qh, 8 &* g) &>> SIMD8(repeating: highShift)) & SIMD8(repeating: 3)) &<< SIMD8(repeating: 4)
             let u = unsafeBitCast(nibbles(ql, 8 &* g, shift) | top, to: SIMD8<Int32>.self)
-            return SIMD8<Float>(u &- SIMD8(repeating: 32))
+            return llama_convert_float_i32(u &- SIMD8(repeating: 32))
         }
         return Chunk(w0: q(0) * d0, w1: q(1) * d0, w2: q(2) * d1, w3: q(3) * d1)
     }
@@ -444,13 +446,13 @@ enum Q6_KChunks: WeightChunks {
 /// Eight bytes at `p + offset` zero-extended to 32-bit lanes (`vpmovzxbd`).
 @inline(__always)
 func widen(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt32> {
-    SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
+    llama_convert_widen_u8(p + offset)
 }
 
 /// Eight int8 at `p + offset` as floats (`vpmovsxbd`, `vcvtdq2ps`).
 @inline(__always)
 func signed(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
-    SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int8>.self)))
+    llama_convert_float_i32(llama_convert_widen_i8(p + offset))
 }
 
 /// The low (`shift` 0) or high (`shift` 4) nibbles of eight bytes at `p + offset`, in 32-bit lanes.
@@ -460,4 +462,4 @@ func nibbles(_ p: UnsafeRawPointer, _ offset: Int, _ shift: UInt32) -> SIMD8<UIn
 }
 
 @inline(__always)
-func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> { SIMD8<Float>(unsafeBitCast(v, to: SIMD8<Int32>.self)) }
+func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> { llama_convert_float_i32(unsafeBitCast(v, to: SIMD8<Int32>.self)) }
