@@ -35,6 +35,10 @@ public enum AVX2Kernels {
     public enum Kind: Sendable {
         case f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K
 
+        /// Whether products with one or two tokens scale once per group (`GroupedMatVec`, Q4_0):
+        /// their sums then differ from the batched product's within float rounding, not bit for bit.
+        public var groupedMatVec: Bool { self == .q4_0 }
+
         /// Weights per block (1 for the float formats).
         public var blockSize: Int {
             switch self {
@@ -58,7 +62,7 @@ public enum AVX2Kernels {
         case .f16: MatVec<F16Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .bf16: MatVec<BF16Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q8_0: MatVec<Q8_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
-        case .q4_0: MatVec<Q4_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q4_0: GroupedMatVec<Q4_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q4_1: MatVec<Q4_1Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q5_0: MatVec<Q5_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q5_1: MatVec<Q5_1Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
@@ -335,13 +339,17 @@ enum MatVec<D: WeightChunks> {
                 // (17% faster for Q4_K/Q6_K; the same unrolling slowed the 4- and 8-row kernels).
                 let q0 = p0 + D.byteOffset(t), q1 = p1 + D.byteOffset(t), xt = x + t
                 @inline(__always) func step(_ j: Int) {
-                    let o = 32 &* j
+                    let o = 64 &* j
                     if ahead > 0 { prefetch(D.self, q0, o, ahead); prefetch(D.self, q1, o, ahead) }
                     let x0 = load8(xt, o), x1 = load8(xt, o &+ 8), x2 = load8(xt, o &+ 16), x3 = load8(xt, o &+ 24)
-                    mac(&a0, D.chunk(q0, o, c0), x0, x1, x2, x3)
-                    mac(&a1, D.chunk(q1, o, c1), x0, x1, x2, x3)
+                    let x4 = load8(xt, o &+ 32), x5 = load8(xt, o &+ 40), x6 = load8(xt, o &+ 48), x7 = load8(xt, o &+ 56)
+                    let (u0, v0) = D.chunkPair(q0, o, c0)
+                    mac(&a0, u0, x0, x1, x2, x3); mac(&a0, v0, x4, x5, x6, x7)
+                    a0 = llama_convert_settle(a0)
+                    let (u1, v1) = D.chunkPair(q1, o, c1)
+                    mac(&a1, u1, x0, x1, x2, x3); mac(&a1, v1, x4, x5, x6, x7)
                 }
-                step(0); step(1); step(2); step(3); step(4); step(5); step(6); step(7)
+                step(0); step(1); step(2); step(3)
                 k = end
             }
             while k &+ 32 <= end {

@@ -37,10 +37,41 @@ protocol WeightChunks {
     /// Weights k ..< k+8, k a multiple of 8 (used for the tails of float rows, whose length need
     /// only be a multiple of 8).
     static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> SIMD8<Float>
+    /// Weights k ..< k+64 (k a multiple of 64 inside the tile) as two chunks, for formats whose
+    /// two neighbouring chunks share their bytes (Q4_K/Q5_K: the low and high nibbles of one run).
+    static func chunkPair(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> (Chunk, Chunk)
+}
+
+/// A block format whose kernels multiply x by the quants and scale once per group of weights (see
+/// `AVX2Kernels` for the order): one multiply-add per weight instead of a decode multiply-add and
+/// a multiply-add, which is what bounds the 4-bit kernels.
+@usableFromInline
+protocol GroupedChunks: WeightChunks {
+    /// Weights per scale: 32, or 16 (Q6_K).
+    static var groupWeights: Int { get }
+    /// Weights per block: 32, or 256 (the K-quants).
+    static var blockWeights: Int { get }
+    /// Whether a group adds a min (weight = scale·quant + min): the scales buffer holds the tile's
+    /// group scales from index 0 and, for these formats, its mins from index 8.
+    static var hasMins: Bool { get }
+    /// Weights k ..< k+32 as quants: exact small integers (offset removed where there is no min),
+    /// so that weight = scale·quant (+ min), the very floats `chunk` gives.
+    static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk
+}
+
+extension GroupedChunks {
+    static var hasMins: Bool { false }
+    static var groupWeights: Int { 32 }
+    static var blockWeights: Int { 256 }
 }
 
 extension WeightChunks {
     static var rowsPerPass: Int { 4 }
+
+    @inline(__always)
+    static func chunkPair(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> (Chunk, Chunk) {
+        (chunk(base, k, scales), chunk(base, k &+ 32, scales))
+    }
 
     @inline(__always)
     static func eight(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> SIMD8<Float> {
@@ -218,9 +249,11 @@ enum Q4_0Chunks: WeightChunks {
         store(scales(base, t, n), out)
     }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 18 }
+    /// d, and −8d as the min of the grouped kernels.
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
-        blockScales(base, t, n, typeSize: 18, mOffset: nil)
+        let s = blockScales(base, t, n, typeSize: 18, mOffset: nil)
+        return BlockScales(d: s.d, m: s.d * SIMD8(repeating: -8))
     }
 
     @inline(__always)
@@ -237,6 +270,20 @@ enum Q4_0Chunks: WeightChunks {
         let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
         return Chunk(w0: fma(floats(v0 & fifteen), d, m), w1: fma(floats(v1 & fifteen), d, m),
                      w2: fma(floats(v0 &>> four), d, m), w3: fma(floats(v1 &>> four), d, m))
+    }
+}
+
+extension Q4_0Chunks: GroupedChunks {
+    static var blockWeights: Int { 32 }
+    /// The −8 of every weight enters as a min of −8d (at index 8 of the scales: see `scales`).
+    static var hasMins: Bool { true }
+
+    @inline(__always)
+    static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk {
+        let b = base + 18 &* (k &>> 5)
+        let v0 = widen(b, 2), v1 = widen(b, 10)
+        let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
+        return Chunk(w0: floats(v0 & fifteen), w1: floats(v1 & fifteen), w2: floats(v0 &>> four), w3: floats(v1 &>> four))
     }
 }
 
@@ -370,6 +417,21 @@ enum Q4_KChunks: WeightChunks {
         let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1))
         @inline(__always) func w(_ g: Int) -> SIMD8<Float> { fma(d, floats(nibbles(q, 8 &* g, shift)), m) }
         return Chunk(w0: w(0), w1: w(1), w2: w(2), w3: w(3))
+    }
+
+    /// Sub-blocks s and s+1 (s even) from one widening of their 32 bytes.
+    @inline(__always)
+    static func chunkPair(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> (Chunk, Chunk) {
+        let s = blockInTile(k)
+        let q = base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (s &>> 1))
+        let d0 = SIMD8<Float>(repeating: scales[s]), m0 = SIMD8<Float>(repeating: scales[8 &+ s])
+        let d1 = SIMD8<Float>(repeating: scales[s &+ 1]), m1 = SIMD8<Float>(repeating: scales[9 &+ s])
+        let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
+        let v0 = widen(q, 0), v1 = widen(q, 8), v2 = widen(q, 16), v3 = widen(q, 24)
+        return (Chunk(w0: fma(d0, floats(v0 & fifteen), m0), w1: fma(d0, floats(v1 & fifteen), m0),
+                      w2: fma(d0, floats(v2 & fifteen), m0), w3: fma(d0, floats(v3 & fifteen), m0)),
+                Chunk(w0: fma(d1, floats(v0 &>> four), m1), w1: fma(d1, floats(v1 &>> four), m1),
+                      w2: fma(d1, floats(v2 &>> four), m1), w3: fma(d1, floats(v3 &>> four), m1)))
     }
 }
 

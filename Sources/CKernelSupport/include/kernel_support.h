@@ -69,4 +69,11 @@ static inline __attribute__((always_inline)) llama_convert_float8 llama_convert_
     return __builtin_convertvector(v, llama_convert_float8);
 }
 
+/// a·b + c rounded once, lane by lane (vfmadd). `SIMD8.addingProduct` is a per-lane loop that
+/// LLVM usually vectorizes, but not always: in a fully unrolled K-quant kernel it became 32
+/// scalar FMAs per vector.
+static inline __attribute__((always_inline)) llama_convert_float8 llama_convert_fma(llama_convert_float8 a, llama_convert_float8 b, llama_convert_float8 c) {
+    return __builtin_elementwise_fma(a, b, c);
+}
+
 #endif
