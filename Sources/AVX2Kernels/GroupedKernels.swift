@@ -1,27 +1,23 @@
 import CKernelSupport
-import Glibc
 
 /// Products with one or two tokens for the grouped formats (`GroupedChunks`: Q4_0): x is
-/// multiplied by the quants and each group's sum by its scale once, so a weight costs one
-/// multiply-add where the decoded formats spend one to decode it and one to use it. Generation of
-/// a Q4_0 file got about a fifth faster.
+/// multiplied by the quants and each block's sum by its scale once, so a weight costs one
+/// multiply-add where the decoded formats spend one to decode it and one to use it (generation of
+/// a Q4_0 file about a fifth faster on the 853M benchmark).
 ///
 /// Summation order (for these formats, one or two tokens only): tiles of 256 columns from column
-/// 0, one 8-wide accumulator per output and tile; for each group of G columns (32; 16 is ready for
-/// formats with 16-weight scales) in increasing order, lane i computes t = q[g+i]·x[g+i], then
-/// t = fma(q[g+8j+i], x[g+8j+i], t) for j = 1 ..< G/8, then acc = fma(scale, t, acc), and for the
-/// formats with mins acc = fma(min, Σx, acc) where Σx = ((x[g+i] + x[g+8+i]) + x[g+16+i]) +
-/// x[g+24+i]; the tile's lanes are added as in `AVX2Kernels`, y = 0 + tile₀ + tile₁ + ….
+/// 0, one 8-wide accumulator per output and tile; for each block of 32 columns g in increasing
+/// order, lane i computes t = q[g+i]·x[g+i], then t = fma(q[g+8j+i], x[g+8j+i], t) for j = 1, 2, 3,
+/// then acc = fma(scale, t, acc), and for the formats with mins acc = fma(min, Σx, acc) where
+/// Σx = ((x[g+i] + x[g+8+i]) + x[g+16+i]) + x[g+24+i]; the tile's lanes are added as in
+/// `AVX2Kernels`, y = 0 + tile₀ + tile₁ + ….
 /// The batched product keeps the per-weight order of `AVX2Kernels`: there the decoding is already
-/// shared by the whole batch, and the same grouping (twelve group sums beside twelve accumulators)
+/// shared by the whole batch, and the same grouping (twelve block sums beside twelve accumulators)
 /// made prompts twice as slow. So for these formats a token's result depends on whether it came
 /// alone or in a pair (the same bits either way) or in a batch of three or more, within float
-/// rounding; it never depends on the thread count.
-let groupedKQuantRows: Int = getenv("LLAMA_CONVERT_KROWS").map { Int(atoi($0)) } ?? 2
-
+/// rounding; it never depends on the thread count. The same grouping for Q4_K (sub-block pairs
+/// from one widening) and Q6_K measured no faster, so they keep the per-weight order throughout.
 enum GroupedMatVec<D: GroupedChunks> {
-    static var rowsPerPass: Int { D.blockWeights == 32 ? 8 : groupedKQuantRows }
-
     static func run(_ rows: UnsafePointer<UnsafeRawPointer>, _ rowCount: Int, _ cols: Int,
                     _ x: UnsafePointer<Float>, _ xStride: Int, _ batch: Int,
                     _ y: UnsafeMutablePointer<Float>, _ yStride: Int) {
@@ -33,25 +29,16 @@ enum GroupedMatVec<D: GroupedChunks> {
     static func run(_ rows: UnsafePointer<UnsafeRawPointer>, _ rowCount: Int, _ cols: Int,
                     _ x: UnsafePointer<Float>, _ xStride: Int, _ batch: Int,
                     _ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ buffer: UnsafeMutablePointer<Float>) {
-        let passRows = batch == 1 ? rowsPerPass : 4
-        let ahead = prefetchRows(passRows: passRows) &* D.byteOffset(cols)
+        let ahead = prefetchRows(passRows: batch == 1 ? 8 : 4) &* D.byteOffset(cols)
         var i = 0
         if batch == 1 {
-            if rowsPerPass == 8 {
-                while i &+ 8 <= rowCount {
-                    rows8(rows + i, cols, x, y + i, buffer, ahead)
-                    i &+= 8
-                }
+            while i &+ 8 <= rowCount {
+                rows8(rows + i, cols, x, y + i, buffer, ahead)
+                i &+= 8
             }
-            if rowsPerPass >= 4 {
-                while i &+ 4 <= rowCount {
-                    rows4(rows + i, cols, x, y + i, buffer, ahead)
-                    i &+= 4
-                }
-            }
-            while i &+ 2 <= rowCount {
-                rows2(rows + i, cols, x, y + i, buffer, ahead)
-                i &+= 2
+            while i &+ 4 <= rowCount {
+                rows4(rows + i, cols, x, y + i, buffer, ahead)
+                i &+= 4
             }
             while i < rowCount {
                 rows1(rows + i, cols, x, y + i, buffer, ahead)
@@ -73,23 +60,13 @@ enum GroupedMatVec<D: GroupedChunks> {
     /// One row's multiply-adds for weights k ..< k+32 (the order above), into `acc`.
     @inline(__always)
     static func step(_ acc: inout SIMD8<Float>, _ p: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>, _ x: Chunk, _ xs: SIMD8<Float>) {
-        let q = D.quants(p, k)
-        let g = blockInTile(k)
-        if D.groupWeights == 32 {
-            var t = q.w0 * x.w0
-            t = llama_convert_fma(q.w1, x.w1, t)
-            t = llama_convert_fma(q.w2, x.w2, t)
-            t = llama_convert_fma(q.w3, x.w3, t)
-            acc = llama_convert_fma(SIMD8(repeating: s[g]), t, acc)
-            if D.hasMins { acc = llama_convert_fma(SIMD8(repeating: s[8 &+ g]), xs, acc) }
-        } else {
-            var t = q.w0 * x.w0
-            t = llama_convert_fma(q.w1, x.w1, t)
-            acc = llama_convert_fma(SIMD8(repeating: s[2 &* g]), t, acc)
-            var u = q.w2 * x.w2
-            u = llama_convert_fma(q.w3, x.w3, u)
-            acc = llama_convert_fma(SIMD8(repeating: s[2 &* g &+ 1]), u, acc)
-        }
+        let q = D.quants(p, k), g = blockInTile(k)
+        var t = q.w0 * x.w0
+        t = llama_convert_fma(q.w1, x.w1, t)
+        t = llama_convert_fma(q.w2, x.w2, t)
+        t = llama_convert_fma(q.w3, x.w3, t)
+        acc = llama_convert_fma(SIMD8(repeating: s[g]), t, acc)
+        if D.hasMins { acc = llama_convert_fma(SIMD8(repeating: s[8 &+ g]), xs, acc) }
     }
 
     /// x[k ..< k+32] and, for the formats with mins, its lane sums.
@@ -98,12 +75,6 @@ enum GroupedMatVec<D: GroupedChunks> {
         let c = Chunk(w0: load8(x, k), w1: load8(x, k &+ 8), w2: load8(x, k &+ 16), w3: load8(x, k &+ 24))
         return (c, D.hasMins ? groupSum(c) : SIMD8())
     }
-
-    // Each kernel walks a tile through a nested `chunk(k)` (k relative to the tile start): in a loop
-    // for the 32-weight formats, unrolled over the eight chunks of a whole tile for the 256-weight
-    // ones, so their decoders fold the sub-block index, shifts and scale offsets (17% faster for
-    // Q4_K/Q6_K; the same unrolling slowed the 32-weight formats). Nested functions, not closures:
-    // a closure argument stayed an out-of-line call.
 
     static func rows1(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                       _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
@@ -115,16 +86,12 @@ enum GroupedMatVec<D: GroupedChunks> {
             let c0 = UnsafePointer(buffer)
             let q0 = rows[0] + D.byteOffset(t), xt = x + t
             var a0 = SIMD8<Float>()
-            @inline(__always) func chunk(_ k: Int) {
+            var k = 0
+            while k < n {
                 if ahead > 0 { prefetch(D.self, q0, k, ahead) }
                 let (xc, xs) = xChunk(xt, k)
                 step(&a0, q0, k, c0, xc, xs)
-            }
-            if D.blockWeights == 32 {
-                var k = 0
-                while k < n { chunk(k); k &+= 32 }
-            } else {
-                chunk(0); chunk(32); chunk(64); chunk(96); chunk(128); chunk(160); chunk(192); chunk(224)
+                k &+= 32
             }
             s0 += reduce(a0)
             t = end
@@ -144,19 +111,15 @@ enum GroupedMatVec<D: GroupedChunks> {
             let o = D.byteOffset(t), xt = x + t
             let q0 = rows[0] + o, q1 = rows[1] + o, q2 = rows[2] + o, q3 = rows[3] + o
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            @inline(__always) func chunk(_ k: Int) {
+            var k = 0
+            while k < n {
                 if ahead > 0 { prefetch(D.self, q0, k, ahead); prefetch(D.self, q1, k, ahead); prefetch(D.self, q2, k, ahead); prefetch(D.self, q3, k, ahead) }
                 let (xc, xs) = xChunk(xt, k)
                 step(&a0, q0, k, c0, xc, xs); a0 = llama_convert_settle(a0)
                 step(&a1, q1, k, c1, xc, xs); a1 = llama_convert_settle(a1)
                 step(&a2, q2, k, c2, xc, xs); a2 = llama_convert_settle(a2)
                 step(&a3, q3, k, c3, xc, xs)
-            }
-            if D.blockWeights == 32 {
-                var k = 0
-                while k < n { chunk(k); k &+= 32 }
-            } else {
-                chunk(0); chunk(32); chunk(64); chunk(96); chunk(128); chunk(160); chunk(192); chunk(224)
+                k &+= 32
             }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             t = end
@@ -164,36 +127,6 @@ enum GroupedMatVec<D: GroupedChunks> {
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3
     }
 
-    static func rows2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                      _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
-        var s0: Float = 0, s1: Float = 0
-        var t = 0
-        while t < cols {
-            let end = min(cols, t &+ AVX2Kernels.tileColumns), n = end &- t
-            for r in 0 ..< 2 { D.writeScales(rows[r], t, n, buffer + 16 &* r) }
-            let c0 = UnsafePointer(buffer + 0), c1 = UnsafePointer(buffer + 16)
-            let o = D.byteOffset(t), xt = x + t
-            let q0 = rows[0] + o, q1 = rows[1] + o
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
-            @inline(__always) func chunk(_ k: Int) {
-                if ahead > 0 { prefetch(D.self, q0, k, ahead); prefetch(D.self, q1, k, ahead) }
-                let (xc, xs) = xChunk(xt, k)
-                step(&a0, q0, k, c0, xc, xs); a0 = llama_convert_settle(a0)
-                step(&a1, q1, k, c1, xc, xs)
-            }
-            if D.blockWeights == 32 {
-                var k = 0
-                while k < n { chunk(k); k &+= 32 }
-            } else {
-                chunk(0); chunk(32); chunk(64); chunk(96); chunk(128); chunk(160); chunk(192); chunk(224)
-            }
-            s0 += reduce(a0); s1 += reduce(a1)
-            t = end
-        }
-        y[0] = s0; y[1] = s1
-    }
-
-    /// Eight rows a pass, for the 32-weight formats only.
     static func rows8(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                       _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
         var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0

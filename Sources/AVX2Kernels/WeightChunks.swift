@@ -42,27 +42,16 @@ protocol WeightChunks {
     static func chunkPair(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> (Chunk, Chunk)
 }
 
-/// A block format whose kernels multiply x by the quants and scale once per group of weights (see
-/// `AVX2Kernels` for the order): one multiply-add per weight instead of a decode multiply-add and
-/// a multiply-add, which is what bounds the 4-bit kernels.
+/// A block format whose one-token kernels multiply x by the quants and scale once per 32-weight
+/// block (`GroupedMatVec`).
 @usableFromInline
 protocol GroupedChunks: WeightChunks {
-    /// Weights per scale: 32, or 16 (Q6_K).
-    static var groupWeights: Int { get }
-    /// Weights per block: 32, or 256 (the K-quants).
-    static var blockWeights: Int { get }
-    /// Whether a group adds a min (weight = scale·quant + min): the scales buffer holds the tile's
-    /// group scales from index 0 and, for these formats, its mins from index 8.
+    /// Whether a block adds a min (weight = scale·quant + min): the scales buffer holds the tile's
+    /// block scales from index 0 and, for these formats, its mins from index 8.
     static var hasMins: Bool { get }
-    /// Weights k ..< k+32 as quants: exact small integers (offset removed where there is no min),
-    /// so that weight = scale·quant (+ min), the very floats `chunk` gives.
+    /// Weights k ..< k+32 as quants: exact small integers, weight = scale·quant (+ min), the very
+    /// floats `chunk` gives.
     static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk
-}
-
-extension GroupedChunks {
-    static var hasMins: Bool { false }
-    static var groupWeights: Int { 32 }
-    static var blockWeights: Int { 256 }
 }
 
 extension WeightChunks {
@@ -274,7 +263,6 @@ enum Q4_0Chunks: WeightChunks {
 }
 
 extension Q4_0Chunks: GroupedChunks {
-    static var blockWeights: Int { 32 }
     /// The −8 of every weight enters as a min of −8d (at index 8 of the scales: see `scales`).
     static var hasMins: Bool { true }
 
