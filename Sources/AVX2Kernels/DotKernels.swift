@@ -130,6 +130,23 @@ enum Decoder<D: WeightChunks> {
             D.writeScales(source, t, end &- t, buffer)
             let scales = UnsafePointer(buffer)
             var k = t
+            if D.rowsPerPass == 2 && end &- t == AVX2Kernels.tileColumns {
+                // A K-quant super-block: its chunks at constant offsets (folded sub-block indices,
+                // shifts and scale offsets) and in the pairs that share their bytes, as in `rows2`.
+                let b = source + D.byteOffset(t), ot = o + 4 &* t
+                @inline(__always) func store(_ c: Chunk, _ j: Int) {
+                    ot.storeBytes(of: c.w0, toByteOffset: 128 &* j, as: SIMD8<Float>.self)
+                    ot.storeBytes(of: c.w1, toByteOffset: 128 &* j &+ 32, as: SIMD8<Float>.self)
+                    ot.storeBytes(of: c.w2, toByteOffset: 128 &* j &+ 64, as: SIMD8<Float>.self)
+                    ot.storeBytes(of: c.w3, toByteOffset: 128 &* j &+ 96, as: SIMD8<Float>.self)
+                }
+                @inline(__always) func pair(_ j: Int) {
+                    let (u, v) = D.chunkPair(b, 32 &* j, scales)
+                    store(u, j); store(v, j &+ 1)
+                }
+                pair(0); pair(2); pair(4); pair(6)
+                k = end
+            }
             while k &+ 32 <= end {
                 let c = D.chunk(source, k, scales)
                 o.storeBytes(of: c.w0, toByteOffset: 4 &* k, as: SIMD8<Float>.self)
