@@ -72,6 +72,16 @@ public enum AVX2Kernels {
         }
     }
 
+    /// Starts loading the `bytes` bytes at `start` into the cache, a line at a time: the batched
+    /// product asks for the next tile of a block's rows while it multiplies the current one.
+    public static func prefetch(_ start: UnsafeRawPointer, bytes: Int) {
+        var o = 0
+        while o < bytes {
+            llama_convert_prefetch(start + o)
+            o &+= 64
+        }
+    }
+
     /// Decodes `count` weights (a multiple of 8 and of the block size) of `kind` starting at
     /// `source` (a block boundary) into `destination`: the same floats as the portable decoder.
     public static func decode(_ kind: Kind, source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {

@@ -79,6 +79,12 @@ enum MatMulAVX2 {
                         for i in 0 ..< n {
                             AVX2Kernels.decode(kind, source: pointers[i] + offset, count: count, into: decoded + i * tile)
                         }
+                        if t0 + count < cols {
+                            // The next tile's bytes arrive while this one is multiplied.
+                            let next = w.byteOffset(ofColumn: t0 + count)
+                            let bytes = w.byteOffset(ofColumn: min(cols, t0 + count + tile)) - next
+                            for i in 0 ..< n { AVX2Kernels.prefetch(pointers[i] + next, bytes: bytes) }
+                        }
                         AVX2Kernels.gemmTile(w: decoded, wStride: tile, rows: n, x: x + t0, xStride: xStride, batch: batch,
                                              count: count, y: y0, yStride: yStride)
                         t0 += count
