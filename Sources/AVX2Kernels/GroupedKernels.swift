@@ -1,16 +1,17 @@
 import CKernelSupport
 
 /// Products with one or two tokens for the grouped formats (`GroupedChunks`: Q4_0): x is
-/// multiplied by the quants and each block's sum by its scale once, so a weight costs one
+/// multiplied by the quants and each block's sum by its scale once, y = Σ d·(Σq·x − 8·Σx), so a weight costs one
 /// multiply-add where the decoded formats spend one to decode it and one to use it (generation of
 /// a Q4_0 file about a fifth faster on the 853M benchmark).
 ///
 /// Summation order (for these formats, one or two tokens only): tiles of 256 columns from column
 /// 0, one 8-wide accumulator per output and tile; for each block of 32 columns g in increasing
-/// order, lane i computes t = q[g+i]·x[g+i], then t = fma(q[g+8j+i], x[g+8j+i], t) for j = 1, 2, 3,
-/// then acc = fma(scale, t, acc), and for the formats with mins acc = fma(min, Σx, acc) where
-/// Σx = ((x[g+i] + x[g+8+i]) + x[g+16+i]) + x[g+24+i]; the tile's lanes are added as in
-/// `AVX2Kernels`, y = 0 + tile₀ + tile₁ + ….
+/// order, lane i starts from t = −offset·Σx, where Σx = ((x[g+i] + x[g+8+i]) + x[g+16+i]) +
+/// x[g+24+i] (offset 8: a power of two, so the product is exact), computes
+/// t = fma(q[g+8j+i], x[g+8j+i], t) for j = 0 … 3, then acc = fma(d, t, acc); the tile's lanes are
+/// added as in `AVX2Kernels`, y = 0 + tile₀ + tile₁ + …. (Starting t from the offset term instead
+/// of adding d·(−offset)·Σx afterwards saves a multiply-add and a broadcast per row and block.)
 /// The batched product keeps the per-weight order of `AVX2Kernels`: there the decoding is already
 /// shared by the whole batch, and the same grouping (twelve block sums beside twelve accumulators)
 /// made prompts twice as slow. So for these formats a token's result depends on whether it came
@@ -60,20 +61,19 @@ enum GroupedMatVec<D: GroupedChunks> {
     /// One row's multiply-adds for weights k ..< k+32 (the order above), into `acc`.
     @inline(__always)
     static func step(_ acc: inout SIMD8<Float>, _ p: UnsafeRawPointer, _ k: Int, _ s: UnsafePointer<Float>, _ x: Chunk, _ xs: SIMD8<Float>) {
-        let q = D.quants(p, k), g = blockInTile(k)
-        var t = q.w0 * x.w0
+        let q = D.quants(p, k)
+        var t = llama_convert_fma(q.w0, x.w0, xs)
         t = llama_convert_fma(q.w1, x.w1, t)
         t = llama_convert_fma(q.w2, x.w2, t)
         t = llama_convert_fma(q.w3, x.w3, t)
-        acc = llama_convert_fma(SIMD8(repeating: s[g]), t, acc)
-        if D.hasMins { acc = llama_convert_fma(SIMD8(repeating: s[8 &+ g]), xs, acc) }
+        acc = llama_convert_fma(SIMD8(repeating: s[blockInTile(k)]), t, acc)
     }
 
-    /// x[k ..< k+32] and, for the formats with mins, its lane sums.
+    /// x[k ..< k+32] and −offset times its lane sums (the start of every row's block sum).
     @inline(__always)
     static func xChunk(_ x: UnsafePointer<Float>, _ k: Int) -> (Chunk, SIMD8<Float>) {
         let c = Chunk(w0: load8(x, k), w1: load8(x, k &+ 8), w2: load8(x, k &+ 16), w3: load8(x, k &+ 24))
-        return (c, D.hasMins ? groupSum(c) : SIMD8())
+        return (c, groupSum(c) * SIMD8(repeating: -D.offset))
     }
 
     static func rows1(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,

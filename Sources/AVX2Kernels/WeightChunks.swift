@@ -46,10 +46,10 @@ protocol WeightChunks {
 /// block (`GroupedMatVec`).
 @usableFromInline
 protocol GroupedChunks: WeightChunks {
-    /// Whether a block adds a min (weight = scale·quant + min): the scales buffer holds the tile's
-    /// block scales from index 0 and, for these formats, its mins from index 8.
-    static var hasMins: Bool { get }
-    /// Weights k ..< k+32 as quants: exact small integers, weight = scale·quant (+ min), the very
+    /// The quants' offset (weight = d·(quant − offset)); a power of two, so −offset·Σx is exact.
+    /// The scales buffer holds the tile's block scales d from index 0.
+    static var offset: Float { get }
+    /// Weights k ..< k+32 as quants: exact small integers, weight = d·(quant − offset), the very
     /// floats `chunk` gives.
     static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk
 }
@@ -238,11 +238,9 @@ enum Q4_0Chunks: WeightChunks {
         store(scales(base, t, n), out)
     }
     @inline(__always) static func byteOffset(_ k: Int) -> Int { (k &>> 5) &* 18 }
-    /// d, and −8d as the min of the grouped kernels.
     @inline(__always)
     static func scales(_ base: UnsafeRawPointer, _ t: Int, _ n: Int) -> BlockScales {
-        let s = blockScales(base, t, n, typeSize: 18, mOffset: nil)
-        return BlockScales(d: s.d, m: s.d * SIMD8(repeating: -8))
+        blockScales(base, t, n, typeSize: 18, mOffset: nil)
     }
 
     @inline(__always)
@@ -263,8 +261,7 @@ enum Q4_0Chunks: WeightChunks {
 }
 
 extension Q4_0Chunks: GroupedChunks {
-    /// The −8 of every weight enters as a min of −8d (at index 8 of the scales: see `scales`).
-    static var hasMins: Bool { true }
+    static var offset: Float { 8 }
 
     @inline(__always)
     static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk {
