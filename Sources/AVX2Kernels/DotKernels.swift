@@ -35,7 +35,7 @@ public enum AVX2Kernels {
     public enum Kind: Sendable {
         case f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K
 
-        /// Whether products with one or two tokens scale once per group (`GroupedMatVec`, Q4_0):
+        /// Whether products with one or two tokens scale once per block (Q4_0's `accumulate`):
         /// their sums then differ from the batched product's within float rounding, not bit for bit.
         public var groupedMatVec: Bool { self == .q4_0 }
 
@@ -62,7 +62,7 @@ public enum AVX2Kernels {
         case .f16: MatVec<F16Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .bf16: MatVec<BF16Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q8_0: MatVec<Q8_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
-        case .q4_0: GroupedMatVec<Q4_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
+        case .q4_0: MatVec<Q4_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q4_1: MatVec<Q4_1Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q5_0: MatVec<Q5_0Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
         case .q5_1: MatVec<Q5_1Chunks>.run(rows, rowCount, cols, x, xStride, batch, y, yStride)
@@ -121,6 +121,12 @@ func mac(_ acc: inout SIMD8<Float>, _ c: Chunk, _ x0: SIMD8<Float>, _ x1: SIMD8<
     acc.addProduct(c.w1, x1)
     acc.addProduct(c.w2, x2)
     acc.addProduct(c.w3, x3)
+}
+
+/// x[k ..< k+32].
+@inline(__always)
+func xChunk(_ x: UnsafePointer<Float>, _ k: Int) -> Chunk {
+    Chunk(w0: load8(x, k), w1: load8(x, k &+ 8), w2: load8(x, k &+ 16), w3: load8(x, k &+ 24))
 }
 
 enum Decoder<D: WeightChunks> {
@@ -239,7 +245,8 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p, k, ahead) }
-                mac(&a, D.chunk(p, k, c), load8(x, k), load8(x, k &+ 8), load8(x, k &+ 16), load8(x, k &+ 24))
+                let xc = xChunk(x, k)
+                D.accumulate(&a, p, k, c, xc, D.extra(xc))
                 k &+= 32
             }
             while k < end {
@@ -281,15 +288,15 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead); prefetch(D.self, p4, k, ahead); prefetch(D.self, p5, k, ahead); prefetch(D.self, p6, k, ahead); prefetch(D.self, p7, k, ahead) }
-                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
-                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3); a0 = llama_convert_settle(a0)
-                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3); a1 = llama_convert_settle(a1)
-                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3); a2 = llama_convert_settle(a2)
-                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3); a3 = llama_convert_settle(a3)
-                mac(&a4, D.chunk(p4, k, c4), x0, x1, x2, x3); a4 = llama_convert_settle(a4)
-                mac(&a5, D.chunk(p5, k, c5), x0, x1, x2, x3); a5 = llama_convert_settle(a5)
-                mac(&a6, D.chunk(p6, k, c6), x0, x1, x2, x3); a6 = llama_convert_settle(a6)
-                mac(&a7, D.chunk(p7, k, c7), x0, x1, x2, x3)
+                let xc = xChunk(x, k), e = D.extra(xc)
+                D.accumulate(&a0, p0, k, c0, xc, e); a0 = llama_convert_settle(a0)
+                D.accumulate(&a1, p1, k, c1, xc, e); a1 = llama_convert_settle(a1)
+                D.accumulate(&a2, p2, k, c2, xc, e); a2 = llama_convert_settle(a2)
+                D.accumulate(&a3, p3, k, c3, xc, e); a3 = llama_convert_settle(a3)
+                D.accumulate(&a4, p4, k, c4, xc, e); a4 = llama_convert_settle(a4)
+                D.accumulate(&a5, p5, k, c5, xc, e); a5 = llama_convert_settle(a5)
+                D.accumulate(&a6, p6, k, c6, xc, e); a6 = llama_convert_settle(a6)
+                D.accumulate(&a7, p7, k, c7, xc, e)
                 k &+= 32
             }
             while k < end {
@@ -327,11 +334,11 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead) }
-                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
-                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
-                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
-                mac(&a2, D.chunk(p2, k, c2), x0, x1, x2, x3)
-                mac(&a3, D.chunk(p3, k, c3), x0, x1, x2, x3)
+                let xc = xChunk(x, k), e = D.extra(xc)
+                D.accumulate(&a0, p0, k, c0, xc, e)
+                D.accumulate(&a1, p1, k, c1, xc, e)
+                D.accumulate(&a2, p2, k, c2, xc, e)
+                D.accumulate(&a3, p3, k, c3, xc, e)
                 k &+= 32
             }
             while k < end {
@@ -368,22 +375,19 @@ enum MatVec<D: WeightChunks> {
                 @inline(__always) func step(_ j: Int) {
                     let o = 64 &* j
                     if ahead > 0 { prefetch(D.self, q0, o, ahead); prefetch(D.self, q1, o, ahead) }
-                    let x0 = load8(xt, o), x1 = load8(xt, o &+ 8), x2 = load8(xt, o &+ 16), x3 = load8(xt, o &+ 24)
-                    let x4 = load8(xt, o &+ 32), x5 = load8(xt, o &+ 40), x6 = load8(xt, o &+ 48), x7 = load8(xt, o &+ 56)
-                    let (u0, v0) = D.chunkPair(q0, o, c0)
-                    mac(&a0, u0, x0, x1, x2, x3); mac(&a0, v0, x4, x5, x6, x7)
+                    let xc = xChunk(xt, o), e = D.extra(xc), zc = xChunk(xt, o &+ 32), f = D.extra(zc)
+                    D.accumulatePair(&a0, q0, o, c0, xc, e, zc, f)
                     a0 = llama_convert_settle(a0)
-                    let (u1, v1) = D.chunkPair(q1, o, c1)
-                    mac(&a1, u1, x0, x1, x2, x3); mac(&a1, v1, x4, x5, x6, x7)
+                    D.accumulatePair(&a1, q1, o, c1, xc, e, zc, f)
                 }
                 step(0); step(1); step(2); step(3)
                 k = end
             }
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead) }
-                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
-                mac(&a0, D.chunk(p0, k, c0), x0, x1, x2, x3)
-                mac(&a1, D.chunk(p1, k, c1), x0, x1, x2, x3)
+                let xc = xChunk(x, k), e = D.extra(xc)
+                D.accumulate(&a0, p0, k, c0, xc, e)
+                D.accumulate(&a1, p1, k, c1, xc, e)
                 k &+= 32
             }
             while k < end {
@@ -419,16 +423,11 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead) }
-                let x0 = load8(x, k), x1 = load8(x, k &+ 8), x2 = load8(x, k &+ 16), x3 = load8(x, k &+ 24)
-                let z0 = load8(xx, k), z1 = load8(xx, k &+ 8), z2 = load8(xx, k &+ 16), z3 = load8(xx, k &+ 24)
-                let w0c = D.chunk(p0, k, c0)
-                mac(&a0, w0c, x0, x1, x2, x3); mac(&b0, w0c, z0, z1, z2, z3)
-                let w1c = D.chunk(p1, k, c1)
-                mac(&a1, w1c, x0, x1, x2, x3); mac(&b1, w1c, z0, z1, z2, z3)
-                let w2c = D.chunk(p2, k, c2)
-                mac(&a2, w2c, x0, x1, x2, x3); mac(&b2, w2c, z0, z1, z2, z3)
-                let w3c = D.chunk(p3, k, c3)
-                mac(&a3, w3c, x0, x1, x2, x3); mac(&b3, w3c, z0, z1, z2, z3)
+                let xc = xChunk(x, k), e = D.extra(xc), zc = xChunk(xx, k), f = D.extra(zc)
+                D.accumulate2(&a0, &b0, p0, k, c0, xc, e, zc, f)
+                D.accumulate2(&a1, &b1, p1, k, c1, xc, e, zc, f)
+                D.accumulate2(&a2, &b2, p2, k, c2, xc, e, zc, f)
+                D.accumulate2(&a3, &b3, p3, k, c3, xc, e, zc, f)
                 k &+= 32
             }
             while k < end {
