@@ -279,13 +279,10 @@ enum Q4_0Chunks: WeightChunks {
         // so this is the portable value, except that q = 8 with d < 0 gives +0 where the portable
         // (q − 8)·d gives −0 (equal values; the integer subtraction that would keep the sign made
         // generation 20% slower).
-        let b = base + 18 &* (k &>> 5)
         let d = SIMD8<Float>(repeating: s[blockInTile(k)])
         let m = d * SIMD8(repeating: -8)
-        let v0 = widen(b, 2), v1 = widen(b, 10)
-        let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
-        return Chunk(w0: fma(floats(v0 & fifteen), d, m), w1: fma(floats(v1 & fifteen), d, m),
-                     w2: fma(floats(v0 &>> four), d, m), w3: fma(floats(v1 &>> four), d, m))
+        let q = quants(base, k)
+        return Chunk(w0: fma(q.w0, d, m), w1: fma(q.w1, d, m), w2: fma(q.w2, d, m), w3: fma(q.w3, d, m))
     }
 }
 
