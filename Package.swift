@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "AVX2Kernels", dependencies: ["CKernelSupport"], swiftSettings: avx2Flags),
         .target(
             name: "LlamaConvert",
-            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "CDirectIO", "AVX2Kernels"]
+            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "CDirectIO", "CKernelSupport", "AVX2Kernels"]
         ),
         .executableTarget(
             name: "llama-convert",

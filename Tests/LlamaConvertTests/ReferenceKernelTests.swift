@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import LlamaConvert
 
@@ -163,6 +164,40 @@ struct ReferenceKernelTests {
             pool.forEachRange(1000) { range, _ in for i in range { shared.base[i] += 1 } }
         }
         #expect(hits.allSatisfy { $0 == 1 })
+    }
+
+    @Test("the worker team runs every part of every loop once, across sleeps, nested and concurrent loops")
+    func workerTeam() {
+        let team = WorkerTeam(workers: 3)
+        var hits = [Int](repeating: 0, count: 64)
+        hits.withUnsafeMutableBufferPointer { h in
+            let shared = SharedPointer(h.baseAddress!)
+            // Thousands of back-to-back loops (workers spinning), with part counts that change
+            // between loops, so a late worker meeting the next loop would show as a wrong count.
+            for loop in 0 ..< 5000 {
+                let parts = 2 + loop % 7
+                team.run(parts: parts) { part in shared.base[part] += 1 }
+            }
+        }
+        let expected = (0 ..< 64).map { part in (0 ..< 5000).filter { 2 + $0 % 7 > part }.count }
+        #expect(hits == expected)
+
+        // After the workers have gone to sleep, a loop wakes them.
+        usleep(UInt32(WorkerTeam.spinNanoseconds / 1000) * 3)
+        let slept = Mutex([Int]())
+        team.run(parts: 6) { part in slept.withLock { $0.append(part) } }
+        #expect(slept.withLock { $0.sorted() } == Array(0 ..< 6))
+
+        // A loop started inside a part runs on that thread alone; so does one started from a
+        // second thread while the team is busy.
+        let nested = Mutex(0)
+        team.run(parts: 4) { _ in team.run(parts: 3) { _ in nested.withLock { $0 += 1 } } }
+        #expect(nested.withLock { $0 } == 12)
+        let concurrent = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0 ..< 200 { team.run(parts: 5) { _ in concurrent.withLock { $0 += 1 } } }
+        }
+        #expect(concurrent.withLock { $0 } == 4 * 200 * 5)
     }
 
     @Test("an error in one range is rethrown after all ranges ran")

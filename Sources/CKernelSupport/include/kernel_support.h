@@ -2,8 +2,9 @@
 #define LLAMA_CONVERT_KERNEL_SUPPORT_H
 
 // What the AVX2 kernels need and Swift cannot say reliably: a prefetch, a scheduling fence, and
-// vector widenings and conversions that always become one instruction. All are inline, so they
-// compile into the Swift loops that call them.
+// vector widenings and conversions that always become one instruction; and the spin-wait hint of
+// the forward pass's worker team. All are inline, so they compile into the Swift loops that call
+// them.
 
 /// Asks the processor to start loading the cache line at `address` (prefetcht0). The one-token
 /// kernels read 2 to 8 weight rows at once, each a short stream, which the hardware prefetchers
@@ -11,6 +12,16 @@
 /// a tensor is harmless.
 static inline __attribute__((always_inline)) void llama_convert_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
+}
+
+/// One spin-wait step (`pause` on x86-64: tells the core this is a wait loop, which saves power
+/// and leaves a sibling hardware thread its share; a yield hint elsewhere).
+static inline __attribute__((always_inline)) void llama_convert_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 
 typedef float llama_convert_float8 __attribute__((ext_vector_type(8)));

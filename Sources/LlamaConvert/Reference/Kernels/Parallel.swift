@@ -1,5 +1,3 @@
-import Dispatch
-
 /// A pointer shared by the iterations of a parallel loop. Swift 6 refuses to capture an
 /// `UnsafeMutablePointer` in a concurrent closure; this wrapper is sound because each iteration
 /// writes only the elements of its own contiguous range (every use says which).
@@ -8,8 +6,8 @@ struct SharedPointer<T>: @unchecked Sendable {
     init(_ base: UnsafeMutablePointer<T>) { self.base = base }
 }
 
-/// Runs loops as contiguous ranges over `DispatchQueue.concurrentPerform`, with one scratch area
-/// per iteration ("slot"), allocated once.
+/// Runs loops as contiguous ranges on a `WorkerTeam` (the caller and `threads` − 1 workers), with
+/// one scratch area per range ("slot"), allocated once.
 ///
 /// Results never depend on `threads`: an iteration computes whole output elements, each in an
 /// order fixed by its index alone.
@@ -20,6 +18,7 @@ final class WorkerPool {
     let slots: Int
     let slotBytes: Int
     private let scratch: UnsafeMutableRawPointer
+    private let team: WorkerTeam?
 
     init(threads: Int, scratchBytesPerSlot: Int) {
         self.threads = max(1, threads)
@@ -27,6 +26,7 @@ final class WorkerPool {
         // Round each slot to a cache line so neighbours never share one.
         slotBytes = (max(scratchBytesPerSlot, 64) + 63) / 64 * 64
         scratch = UnsafeMutableRawPointer.allocate(byteCount: slots * slotBytes, alignment: 64)
+        team = self.threads == 1 ? nil : WorkerTeam(workers: self.threads - 1)
     }
 
     deinit { scratch.deallocate() }
@@ -39,15 +39,11 @@ final class WorkerPool {
     func forEachRange(_ count: Int, grain: Int = 1, _ body: (Range<Int>, Int) -> Void) {
         guard count > 0 else { return }
         let parts = max(1, min(slots, count / max(grain, 1)))
-        if parts == 1 {
+        guard parts > 1, let team else {
             body(0 ..< count, 0)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                body(count * part / parts ..< count * (part + 1) / parts, part)
-            }
-        }
+        team.run(parts: parts) { part in body(count * part / parts ..< count * (part + 1) / parts, part) }
     }
 
     /// The throwing form: every range runs; the error of the lowest-numbered failing range is
