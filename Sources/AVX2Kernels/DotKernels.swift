@@ -35,9 +35,10 @@ public enum AVX2Kernels {
     public enum Kind: Sendable {
         case f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K
 
-        /// Whether products with one or two tokens scale once per block (Q4_0's `accumulate`):
-        /// their sums then differ from the batched product's within float rounding, not bit for bit.
-        public var groupedMatVec: Bool { self == .q4_0 }
+        /// Whether products with one or two tokens scale once per block (the `accumulate` of Q4_0
+        /// and Q4_K): their sums then differ from the batched product's within float rounding, not
+        /// bit for bit.
+        public var groupedMatVec: Bool { self == .q4_0 || self == .q4_K }
 
         /// Weights per block (1 for the float formats).
         public var blockSize: Int {
@@ -187,15 +188,40 @@ enum Decoder<D: WeightChunks> {
 enum MatVec<D: WeightChunks> {
     static func run(_ rows: UnsafePointer<UnsafeRawPointer>, _ rowCount: Int, _ cols: Int,
                     _ x: UnsafePointer<Float>, _ xStride: Int, _ batch: Int,
-                    _ y: UnsafeMutablePointer<Float>, _ yStride: Int) {        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 8) { scratch in
-            run(rows, rowCount, cols, x, xStride, batch, y, yStride, scratch.baseAddress!)
+                    _ y: UnsafeMutablePointer<Float>, _ yStride: Int) {
+        // Scales of a pass's rows, then the sums of x (and of the second token) for `tileOffset`.
+        let perToken = D.columnsPerSum > 0 ? cols / D.columnsPerSum : 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 8 + 2 * perToken) { scratch in
+            let buffer = scratch.baseAddress!, sums = buffer + 16 * 8
+            if perToken > 0 {
+                columnSums(x, cols, sums)
+                if batch == 2 { columnSums(x + xStride, cols, sums + perToken) }
+            }
+            run(rows, rowCount, cols, x, xStride, batch, y, yStride, buffer, UnsafePointer(sums), UnsafePointer(sums + perToken))
         }
     }
 
-    /// `buffer`: 16 floats of tile scales per row of a pass.
+    /// sums[g] = Σ x[c] over the g-th `D.columnsPerSum` columns: lanewise ((x₀ + x₁) + x₂) + x₃ of
+    /// its vectors of eight (x₀ + x₁ for 16 columns), then `reduce`.
+    static func columnSums(_ x: UnsafePointer<Float>, _ cols: Int, _ sums: UnsafeMutablePointer<Float>) {
+        var g = 0, c = 0
+        while c < cols {
+            if D.columnsPerSum == 16 {
+                sums[g] = reduce(load8(x, c) + load8(x, c &+ 8))
+            } else {
+                sums[g] = reduce(((load8(x, c) + load8(x, c &+ 8)) + load8(x, c &+ 16)) + load8(x, c &+ 24))
+            }
+            g &+= 1
+            c &+= D.columnsPerSum
+        }
+    }
+
+    /// `buffer`: 16 floats of tile scales per row of a pass; `sums`, `sums2`: the column sums of
+    /// the first and second token.
     static func run(_ rows: UnsafePointer<UnsafeRawPointer>, _ rowCount: Int, _ cols: Int,
                     _ x: UnsafePointer<Float>, _ xStride: Int, _ batch: Int,
-                    _ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ buffer: UnsafeMutablePointer<Float>) {
+                    _ y: UnsafeMutablePointer<Float>, _ yStride: Int, _ buffer: UnsafeMutablePointer<Float>,
+                    _ sums: UnsafePointer<Float>, _ sums2: UnsafePointer<Float>) {
         // Each row is prefetched where a later pass will read (see `prefetchRows`).
         let passRows = batch == 1 ? D.rowsPerPass : 4
         let ahead = prefetchRows(passRows: passRows) &* D.byteOffset(cols)
@@ -203,38 +229,39 @@ enum MatVec<D: WeightChunks> {
         if batch == 1 {
             if D.rowsPerPass == 8 {
                 while i &+ 8 <= rowCount {
-                    rows8(rows + i, cols, x, y + i, buffer, ahead)
+                    rows8(rows + i, cols, x, y + i, buffer, sums, ahead)
                     i &+= 8
                 }
             }
             if D.rowsPerPass >= 4 {
                 while i &+ 4 <= rowCount {
-                    rows4(rows + i, cols, x, y + i, buffer, ahead)
+                    rows4(rows + i, cols, x, y + i, buffer, sums, ahead)
                     i &+= 4
                 }
             }
             while i &+ 2 <= rowCount {
-                rows2(rows + i, cols, x, y + i, buffer, ahead)
+                rows2(rows + i, cols, x, y + i, buffer, sums, ahead)
                 i &+= 2
             }
             while i < rowCount {
-                y[i] = rows1(rows[i], cols, x, buffer, ahead)
+                y[i] = rows1(rows[i], cols, x, buffer, sums, ahead)
                 i &+= 1
             }
         } else {
             while i &+ 4 <= rowCount {
-                rows4x2(rows + i, cols, x, x + xStride, y + i, y + yStride + i, buffer, ahead)
+                rows4x2(rows + i, cols, x, x + xStride, y + i, y + yStride + i, buffer, sums, sums2, ahead)
                 i &+= 4
             }
             while i < rowCount {
-                y[i] = rows1(rows[i], cols, x, buffer, ahead)
-                y[yStride &+ i] = rows1(rows[i], cols, x + xStride, buffer, ahead)
+                y[i] = rows1(rows[i], cols, x, buffer, sums, ahead)
+                y[yStride &+ i] = rows1(rows[i], cols, x + xStride, buffer, sums2, ahead)
                 i &+= 1
             }
         }
     }
 
-    static func rows1(_ p: UnsafeRawPointer, _ cols: Int, _ x: UnsafePointer<Float>, _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) -> Float {
+    static func rows1(_ p: UnsafeRawPointer, _ cols: Int, _ x: UnsafePointer<Float>, _ buffer: UnsafeMutablePointer<Float>,
+                      _ sums: UnsafePointer<Float>, _ ahead: Int) -> Float {
         var s: Float = 0
         var t = 0
         while t < cols {
@@ -245,13 +272,16 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p, k, ahead) }
-                let xc = xChunk(x, k)
-                D.accumulate(&a, p, k, c, xc, D.extra(xc))
+                let (xc, e) = D.prepare(xChunk(x, k))
+                D.accumulate(&a, p, k, c, xc, e)
                 k &+= 32
             }
             while k < end {
                 a.addProduct(D.eight(p, k, c), load8(x, k))
                 k &+= 8
+            }
+            if D.columnsPerSum > 0 {
+                D.tileOffset(&a, c, sums + t / D.columnsPerSum)
             }
             s += reduce(a)
             t = end
@@ -260,7 +290,7 @@ enum MatVec<D: WeightChunks> {
     }
 
     static func rows8(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                      _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
+                      _ buffer: UnsafeMutablePointer<Float>, _ sums: UnsafePointer<Float>, _ ahead: Int) {
         let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3], p4 = rows[4], p5 = rows[5], p6 = rows[6], p7 = rows[7]
         var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
         var t = 0
@@ -288,7 +318,7 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead); prefetch(D.self, p4, k, ahead); prefetch(D.self, p5, k, ahead); prefetch(D.self, p6, k, ahead); prefetch(D.self, p7, k, ahead) }
-                let xc = xChunk(x, k), e = D.extra(xc)
+                let (xc, e) = D.prepare(xChunk(x, k))
                 D.accumulate(&a0, p0, k, c0, xc, e); a0 = llama_convert_settle(a0)
                 D.accumulate(&a1, p1, k, c1, xc, e); a1 = llama_convert_settle(a1)
                 D.accumulate(&a2, p2, k, c2, xc, e); a2 = llama_convert_settle(a2)
@@ -307,6 +337,16 @@ enum MatVec<D: WeightChunks> {
                 a6.addProduct(D.eight(p6, k, c6), xv); a7.addProduct(D.eight(p7, k, c7), xv)
                 k &+= 8
             }
+            if D.columnsPerSum > 0 {
+                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
+                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
+                D.tileOffset(&a2, c2, sums + t / D.columnsPerSum)
+                D.tileOffset(&a3, c3, sums + t / D.columnsPerSum)
+                D.tileOffset(&a4, c4, sums + t / D.columnsPerSum)
+                D.tileOffset(&a5, c5, sums + t / D.columnsPerSum)
+                D.tileOffset(&a6, c6, sums + t / D.columnsPerSum)
+                D.tileOffset(&a7, c7, sums + t / D.columnsPerSum)
+            }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             s4 += reduce(a4); s5 += reduce(a5); s6 += reduce(a6); s7 += reduce(a7)
             t = end
@@ -315,7 +355,7 @@ enum MatVec<D: WeightChunks> {
     }
 
     static func rows4(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                      _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
+                      _ buffer: UnsafeMutablePointer<Float>, _ sums: UnsafePointer<Float>, _ ahead: Int) {
         let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3]
         var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
         var t = 0
@@ -334,7 +374,7 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead) }
-                let xc = xChunk(x, k), e = D.extra(xc)
+                let (xc, e) = D.prepare(xChunk(x, k))
                 D.accumulate(&a0, p0, k, c0, xc, e)
                 D.accumulate(&a1, p1, k, c1, xc, e)
                 D.accumulate(&a2, p2, k, c2, xc, e)
@@ -347,6 +387,12 @@ enum MatVec<D: WeightChunks> {
                 a2.addProduct(D.eight(p2, k, c2), xv); a3.addProduct(D.eight(p3, k, c3), xv)
                 k &+= 8
             }
+            if D.columnsPerSum > 0 {
+                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
+                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
+                D.tileOffset(&a2, c2, sums + t / D.columnsPerSum)
+                D.tileOffset(&a3, c3, sums + t / D.columnsPerSum)
+            }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             t = end
         }
@@ -354,7 +400,7 @@ enum MatVec<D: WeightChunks> {
     }
 
     static func rows2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                      _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
+                      _ buffer: UnsafeMutablePointer<Float>, _ sums: UnsafePointer<Float>, _ ahead: Int) {
         let p0 = rows[0], p1 = rows[1]
         var s0: Float = 0, s1: Float = 0
         var t = 0
@@ -375,7 +421,7 @@ enum MatVec<D: WeightChunks> {
                 @inline(__always) func step(_ j: Int) {
                     let o = 64 &* j
                     if ahead > 0 { prefetch(D.self, q0, o, ahead); prefetch(D.self, q1, o, ahead) }
-                    let xc = xChunk(xt, o), e = D.extra(xc), zc = xChunk(xt, o &+ 32), f = D.extra(zc)
+                    let (xc, e) = D.prepare(xChunk(xt, o)), (zc, f) = D.prepare(xChunk(xt, o &+ 32))
                     D.accumulatePair(&a0, q0, o, c0, xc, e, zc, f)
                     a0 = llama_convert_settle(a0)
                     D.accumulatePair(&a1, q1, o, c1, xc, e, zc, f)
@@ -385,7 +431,7 @@ enum MatVec<D: WeightChunks> {
             }
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead) }
-                let xc = xChunk(x, k), e = D.extra(xc)
+                let (xc, e) = D.prepare(xChunk(x, k))
                 D.accumulate(&a0, p0, k, c0, xc, e)
                 D.accumulate(&a1, p1, k, c1, xc, e)
                 k &+= 32
@@ -395,6 +441,10 @@ enum MatVec<D: WeightChunks> {
                 a0.addProduct(D.eight(p0, k, c0), xv); a1.addProduct(D.eight(p1, k, c1), xv)
                 k &+= 8
             }
+            if D.columnsPerSum > 0 {
+                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
+                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
+            }
             s0 += reduce(a0); s1 += reduce(a1)
             t = end
         }
@@ -402,7 +452,8 @@ enum MatVec<D: WeightChunks> {
     }
 
     static func rows4x2(_ rows: UnsafePointer<UnsafeRawPointer>, _ cols: Int, _ x: UnsafePointer<Float>, _ xx: UnsafePointer<Float>,
-                        _ y: UnsafeMutablePointer<Float>, _ yy: UnsafeMutablePointer<Float>, _ buffer: UnsafeMutablePointer<Float>, _ ahead: Int) {
+                        _ y: UnsafeMutablePointer<Float>, _ yy: UnsafeMutablePointer<Float>, _ buffer: UnsafeMutablePointer<Float>,
+                        _ sums: UnsafePointer<Float>, _ sums2: UnsafePointer<Float>, _ ahead: Int) {
         let p0 = rows[0], p1 = rows[1], p2 = rows[2], p3 = rows[3]
         var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
         var u0: Float = 0, u1: Float = 0, u2: Float = 0, u3: Float = 0
@@ -423,7 +474,7 @@ enum MatVec<D: WeightChunks> {
             var k = t
             while k &+ 32 <= end {
                 if ahead > 0 { prefetch(D.self, p0, k, ahead); prefetch(D.self, p1, k, ahead); prefetch(D.self, p2, k, ahead); prefetch(D.self, p3, k, ahead) }
-                let xc = xChunk(x, k), e = D.extra(xc), zc = xChunk(xx, k), f = D.extra(zc)
+                let (xc, e) = D.prepare(xChunk(x, k)), (zc, f) = D.prepare(xChunk(xx, k))
                 D.accumulate2(&a0, &b0, p0, k, c0, xc, e, zc, f)
                 D.accumulate2(&a1, &b1, p1, k, c1, xc, e, zc, f)
                 D.accumulate2(&a2, &b2, p2, k, c2, xc, e, zc, f)
@@ -436,6 +487,16 @@ enum MatVec<D: WeightChunks> {
                 a0.addProduct(w0, xv); b0.addProduct(w0, zv); a1.addProduct(w1, xv); b1.addProduct(w1, zv)
                 a2.addProduct(w2, xv); b2.addProduct(w2, zv); a3.addProduct(w3, xv); b3.addProduct(w3, zv)
                 k &+= 8
+            }
+            if D.columnsPerSum > 0 {
+                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
+                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
+                D.tileOffset(&a2, c2, sums + t / D.columnsPerSum)
+                D.tileOffset(&a3, c3, sums + t / D.columnsPerSum)
+                D.tileOffset(&b0, c0, sums2 + t / D.columnsPerSum)
+                D.tileOffset(&b1, c1, sums2 + t / D.columnsPerSum)
+                D.tileOffset(&b2, c2, sums2 + t / D.columnsPerSum)
+                D.tileOffset(&b3, c3, sums2 + t / D.columnsPerSum)
             }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             u0 += reduce(b0); u1 += reduce(b1); u2 += reduce(b2); u3 += reduce(b3)

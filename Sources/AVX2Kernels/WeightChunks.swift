@@ -45,9 +45,10 @@ protocol WeightChunks {
     // decoded weights times x, one FMA each in the order of `AVX2Kernels`; Q4_0 overrides them with
     // its own order (see its conformance).
 
-    /// What a chunk of x brings to every row of a pass besides its values (nothing by default).
-    static func extra(_ x: Chunk) -> SIMD8<Float>
-    /// acc += weights k ..< k+32 · x.
+    /// A chunk of x as every row of a pass reads it, and what it adds to each row's sum besides
+    /// (x itself and nothing by default).
+    static func prepare(_ x: Chunk) -> (Chunk, SIMD8<Float>)
+    /// acc += weights k ..< k+32 · x (x and e from `prepare`).
     static func accumulate(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
                            _ x: Chunk, _ e: SIMD8<Float>)
     /// The same for two tokens x and z, the weights decoded once.
@@ -56,13 +57,23 @@ protocol WeightChunks {
     /// acc += weights k ..< k+64 · (x, z), decoded as a `chunkPair`.
     static func accumulatePair(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
                                _ x: Chunk, _ e: SIMD8<Float>, _ z: Chunk, _ f: SIMD8<Float>)
+    /// Columns per sum of x that `tileOffset` reads (16 or 32), or 0 when it is not needed.
+    static var columnsPerSum: Int { get }
+    /// What a whole tile adds to a row's accumulator besides its chunks' `accumulate`, from its
+    /// scales and the sums of x over its columns (`columnSums`); nothing by default.
+    static func tileOffset(_ acc: inout SIMD8<Float>, _ scales: UnsafePointer<Float>, _ sums: UnsafePointer<Float>)
 }
 
 extension WeightChunks {
     static var rowsPerPass: Int { 4 }
 
     @inline(__always)
-    static func extra(_: Chunk) -> SIMD8<Float> { SIMD8() }
+    static func prepare(_ x: Chunk) -> (Chunk, SIMD8<Float>) { (x, SIMD8()) }
+
+    static var columnsPerSum: Int { 0 }
+
+    @inline(__always)
+    static func tileOffset(_: inout SIMD8<Float>, _: UnsafePointer<Float>, _: UnsafePointer<Float>) {}
 
     @inline(__always)
     static func accumulate(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
@@ -288,19 +299,23 @@ enum Q4_0Chunks: WeightChunks {
 
 /// Q4_0's one-token products multiply x by the quants themselves and scale each block's sum once,
 /// y = Σ d·(Σq·x − 8·Σx): one multiply-add per weight where decoding first costs two, generation of
-/// a Q4_0 file about a fifth faster on the 853M benchmark.
+/// a Q4_0 file about a fifth faster on the 853M benchmark. And they skip the shift that isolates
+/// the high nibbles: byte j of a block holds b = lo + 16·hi (weights j and j+16), so with
+/// hi = (b − lo)/16, lo·x[j] + hi·x[j+16] = lo·(x[j] − x[j+16]/16) + b·(x[j+16]/16); the x side
+/// is rewritten once per pass (`prepare`) and each row converts lo and b as they are.
 ///
 /// Their summation order (one or two tokens, Q4_0 only): tiles of 256 columns from column 0, one
 /// 8-wide accumulator per output and tile; for each block of 32 columns g in increasing order, lane
-/// i starts from t = −8·Σx, where Σx = ((x[g+i] + x[g+8+i]) + x[g+16+i]) + x[g+24+i] (times a power
-/// of two, exact), computes t = fma(q[g+8j+i], x[g+8j+i], t) for j = 0 … 3, then acc = fma(d, t, acc);
-/// the tile's lanes are added as in `AVX2Kernels`, y = 0 + tile₀ + tile₁ + ….
+/// i, with u = x[g+16+i]/16, v = x[g+24+i]/16 (exact), a = x[g+i] − u, c = x[g+8+i] − v (rounded),
+/// starts from t = −8·Σx, where Σx = ((x[g+i] + x[g+8+i]) + x[g+16+i]) + x[g+24+i] (times a power
+/// of two, exact), computes t = fma(lo[g+i], a, t), fma(lo[g+8+i], c, t), fma(b[g+i], u, t),
+/// fma(b[g+8+i], v, t) (lo[j] the low nibble of byte j of the block, b[j] the whole byte), then
+/// acc = fma(d, t, acc); the tile's lanes are added as in `AVX2Kernels`, y = 0 + tile₀ + tile₁ + ….
 /// The batched product keeps the per-weight order: there the decoding is already shared by the
 /// whole batch, and the same grouping (twelve block sums beside twelve accumulators) made prompts
 /// twice as slow. So a Q4_0 token's result depends on whether it came alone or in a pair (the same
 /// bits either way) or in a batch of three or more, within float rounding; it never depends on the
-/// thread count. The same grouping for Q4_K (sub-block pairs from one widening) and Q6_K measured
-/// no faster, so they keep one order everywhere.
+/// thread count.
 extension Q4_0Chunks {
     /// Weights k ..< k+32 as their quants q (0 … 15).
     @inline(__always)
@@ -311,10 +326,26 @@ extension Q4_0Chunks {
         return Chunk(w0: floats(v0 & fifteen), w1: floats(v1 & fifteen), w2: floats(v0 &>> four), w3: floats(v1 &>> four))
     }
 
+    /// (x[0..<8] − x[16..<24]/16, x[8..<16] − x[24..<32]/16, x[16..<24]/16, x[24..<32]/16) and
     /// −8·Σx, the start of every row's block sum.
     @inline(__always)
-    static func extra(_ x: Chunk) -> SIMD8<Float> { (((x.w0 + x.w1) + x.w2) + x.w3) * SIMD8(repeating: -8) }
+    static func prepare(_ x: Chunk) -> (Chunk, SIMD8<Float>) {
+        let sixteenth = SIMD8<Float>(repeating: 1.0 / 16), u = x.w2 * sixteenth, v = x.w3 * sixteenth
+        let e = (((x.w0 + x.w1) + x.w2) + x.w3) * SIMD8(repeating: -8)
+        return (Chunk(w0: x.w0 - u, w1: x.w1 - v, w2: u, w3: v), e)
+    }
 
+    /// The block of weight k as its low nibbles and whole bytes, floats: (lo of bytes 0..<8,
+    /// lo of bytes 8..<16, bytes 0..<8, bytes 8..<16), the factors of `prepare`'s four x vectors.
+    @inline(__always)
+    static func nibblesAndBytes(_ base: UnsafeRawPointer, _ k: Int) -> Chunk {
+        let b = base + 18 &* (k &>> 5)
+        let v0 = llama_convert_widen_u8_opaque(b + 2), v1 = llama_convert_widen_u8_opaque(b + 10)
+        let fifteen = SIMD8<UInt32>(repeating: 15)
+        return Chunk(w0: floats(v0 & fifteen), w1: floats(v1 & fifteen), w2: floats(v0), w3: floats(v1))
+    }
+
+    /// Σq·x − 8·Σx of one block, x and e from `prepare`.
     @inline(__always)
     static func blockSum(_ q: Chunk, _ x: Chunk, _ e: SIMD8<Float>) -> SIMD8<Float> {
         var t = llama_convert_fma(q.w0, x.w0, e)
@@ -326,13 +357,13 @@ extension Q4_0Chunks {
     @inline(__always)
     static func accumulate(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
                            _ x: Chunk, _ e: SIMD8<Float>) {
-        acc = llama_convert_fma(SIMD8(repeating: scales[blockInTile(k)]), blockSum(quants(base, k), x, e), acc)
+        acc = llama_convert_fma(SIMD8(repeating: scales[blockInTile(k)]), blockSum(nibblesAndBytes(base, k), x, e), acc)
     }
 
     @inline(__always)
     static func accumulate2(_ a: inout SIMD8<Float>, _ b: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int,
                             _ scales: UnsafePointer<Float>, _ x: Chunk, _ e: SIMD8<Float>, _ z: Chunk, _ f: SIMD8<Float>) {
-        let q = quants(base, k), d = SIMD8<Float>(repeating: scales[blockInTile(k)])
+        let q = nibblesAndBytes(base, k), d = SIMD8<Float>(repeating: scales[blockInTile(k)])
         a = llama_convert_fma(d, blockSum(q, x, e), a)
         b = llama_convert_fma(d, blockSum(q, z, f), b)
     }
@@ -490,6 +521,74 @@ enum Q4_KChunks: WeightChunks {
                       w2: fma(d0, floats(v2 & fifteen), m0), w3: fma(d0, floats(v3 & fifteen), m0)),
                 Chunk(w0: fma(d1, floats(v0 &>> four), m1), w1: fma(d1, floats(v1 &>> four), m1),
                       w2: fma(d1, floats(v2 &>> four), m1), w3: fma(d1, floats(v3 &>> four), m1)))
+    }
+}
+
+/// Q4_K's one-token products multiply x by the nibbles themselves and scale each sub-block's sum
+/// once, y = Σ_s (d·sc_s)·(Σq·x) + Σ_s (−dmin·m_s)·(Σx over s): the second sum once per tile, from
+/// the sums of x over each 32 columns (`columnSums`, computed once per product), so a weight costs
+/// its decoding to an integer and one FMA, where decoding to a float first costs two.
+///
+/// Their summation order (one or two tokens): tiles of 256 columns (one super-block) from column
+/// 0, one 8-wide accumulator per output and tile; for each sub-block s in increasing order, lane i
+/// computes t = q[32s+i]·x[32s+i], then t = fma(q[32s+8j+i], x[32s+8j+i], t) for j = 1 … 3, then
+/// acc = fma(d·sc_s, t, acc); after the tile, lane i: acc = fma(−dmin·m_i, S_i, acc), with S_i the
+/// sum of x over sub-block i (`columnSums`); the tile's lanes are added as in `AVX2Kernels`,
+/// y = 0 + tile₀ + tile₁ + …. The batched product keeps the per-weight order, so as for Q4_0 a
+/// token's result depends on whether it came alone or in a pair (the same bits) or in a batch of
+/// three or more, within float rounding; never on the thread count.
+extension Q4_KChunks {
+    static var columnsPerSum: Int { 32 }
+
+    /// Σ q·x over the four vectors of a sub-block.
+    @inline(__always)
+    static func subBlockSum(_ q0: SIMD8<UInt32>, _ q1: SIMD8<UInt32>, _ q2: SIMD8<UInt32>, _ q3: SIMD8<UInt32>, _ x: Chunk) -> SIMD8<Float> {
+        var t = floats(q0) * x.w0
+        t = llama_convert_fma(floats(q1), x.w1, t)
+        t = llama_convert_fma(floats(q2), x.w2, t)
+        return llama_convert_fma(floats(q3), x.w3, t)
+    }
+
+    /// The nibbles of sub-block k/32 (as in `chunk`).
+    @inline(__always)
+    static func quants(_ base: UnsafeRawPointer, _ k: Int) -> (SIMD8<UInt32>, SIMD8<UInt32>, SIMD8<UInt32>, SIMD8<UInt32>) {
+        let s = blockInTile(k)
+        let q = base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (s &>> 1))
+        let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1))
+        return (nibbles(q, 0, shift), nibbles(q, 8, shift), nibbles(q, 16, shift), nibbles(q, 24, shift))
+    }
+
+    @inline(__always)
+    static func accumulate(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
+                           _ x: Chunk, _: SIMD8<Float>) {
+        let (q0, q1, q2, q3) = quants(base, k)
+        acc = llama_convert_fma(SIMD8(repeating: scales[blockInTile(k)]), subBlockSum(q0, q1, q2, q3, x), acc)
+    }
+
+    @inline(__always)
+    static func accumulate2(_ a: inout SIMD8<Float>, _ b: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int,
+                            _ scales: UnsafePointer<Float>, _ x: Chunk, _: SIMD8<Float>, _ z: Chunk, _: SIMD8<Float>) {
+        let (q0, q1, q2, q3) = quants(base, k), d = SIMD8<Float>(repeating: scales[blockInTile(k)])
+        a = llama_convert_fma(d, subBlockSum(q0, q1, q2, q3, x), a)
+        b = llama_convert_fma(d, subBlockSum(q0, q1, q2, q3, z), b)
+    }
+
+    /// Sub-blocks s and s+1 (s even) from one widening of their 32 bytes; the same operations as
+    /// `accumulate` of each in turn.
+    @inline(__always)
+    static func accumulatePair(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
+                               _ x: Chunk, _: SIMD8<Float>, _ z: Chunk, _: SIMD8<Float>) {
+        let s = blockInTile(k)
+        let q = base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (s &>> 1))
+        let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
+        let v0 = widen(q, 0), v1 = widen(q, 8), v2 = widen(q, 16), v3 = widen(q, 24)
+        acc = llama_convert_fma(SIMD8(repeating: scales[s]), subBlockSum(v0 & fifteen, v1 & fifteen, v2 & fifteen, v3 & fifteen, x), acc)
+        acc = llama_convert_fma(SIMD8(repeating: scales[s &+ 1]), subBlockSum(v0 &>> four, v1 &>> four, v2 &>> four, v3 &>> four, z), acc)
+    }
+
+    @inline(__always)
+    static func tileOffset(_ acc: inout SIMD8<Float>, _ scales: UnsafePointer<Float>, _ sums: UnsafePointer<Float>) {
+        acc = llama_convert_fma(load8(scales, 8), load8(sums, 0), acc)
     }
 }
 

@@ -58,6 +58,21 @@ static inline __attribute__((always_inline)) llama_convert_uint32x8 llama_conver
     return __builtin_convertvector(b, llama_convert_uint32x8);
 }
 
+/// `llama_convert_widen_u8` whose result LLVM cannot look through: otherwise a mask applied to
+/// the widened lanes is moved onto the eight bytes before widening, and a kernel that uses both
+/// the masked and the whole lanes then widens twice (one more lane-crossing shuffle per 8 weights).
+#if defined(__x86_64__)
+static inline __attribute__((always_inline, target("avx"))) llama_convert_uint32x8 llama_convert_widen_u8_opaque(const void *p) {
+    llama_convert_uint32x8 v = llama_convert_widen_u8(p);
+    __asm__("" : "+x"(v));
+    return v;
+}
+#else
+static inline __attribute__((always_inline)) llama_convert_uint32x8 llama_convert_widen_u8_opaque(const void *p) {
+    return llama_convert_widen_u8(p);
+}
+#endif
+
 /// Eight signed bytes at `p` sign-extended to 32-bit lanes (vpmovsxbd).
 static inline __attribute__((always_inline)) llama_convert_int32x8 llama_convert_widen_i8(const void *p) {
     llama_convert_int8x8 b;
