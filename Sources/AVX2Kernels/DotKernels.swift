@@ -35,10 +35,10 @@ public enum AVX2Kernels {
     public enum Kind: Sendable {
         case f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K
 
-        /// Whether products with one or two tokens scale once per block (the `accumulate` of Q4_0
-        /// and Q4_K): their sums then differ from the batched product's within float rounding, not
-        /// bit for bit.
-        public var groupedMatVec: Bool { self == .q4_0 || self == .q4_K }
+        /// Whether products with one or two tokens scale once per block (the `accumulate` of Q4_0,
+        /// Q4_K and Q6_K): their sums then differ from the batched product's within float
+        /// rounding, not bit for bit.
+        public var groupedMatVec: Bool { self == .q4_0 || self == .q4_K || self == .q6_K }
 
         /// Weights per block (1 for the float formats).
         public var blockSize: Int {

@@ -662,6 +662,68 @@ enum Q6_KChunks: WeightChunks {
     }
 }
 
+/// Q6_K's one-token products multiply x by the unsigned 6-bit quants u = q + 32 and scale each
+/// 16 weights' sum once, y = Σ_g (d·sc_g)·(Σu·x) + Σ_g (d·sc_g)·(−32·Σx over g): the second sum
+/// once per tile from the sums of x over each 16 columns (`columnSums`).
+///
+/// Their summation order (one or two tokens): tiles of 256 columns (one super-block) from column
+/// 0, one 8-wide accumulator per output and tile; for each group g of 16 columns in increasing
+/// order, lane i computes t = u[16g+i]·x[16g+i], t = fma(u[16g+8+i], x[16g+8+i], t), then
+/// acc = fma(d·sc_g, t, acc); after the tile, lane i: acc = fma(−32·d·sc_i, S_i, acc), then
+/// acc = fma(−32·d·sc_{8+i}, S_{8+i}, acc), with S_g the sum of x over group g; the tile's lanes
+/// are added as in `AVX2Kernels`, y = 0 + tile₀ + tile₁ + …. The batched product keeps the
+/// per-weight order (see Q4_0).
+extension Q6_KChunks {
+    static var columnsPerSum: Int { 16 }
+
+    /// The unsigned quants of weights k ..< k+32 (as in `chunk`, without the −32), as floats.
+    @inline(__always)
+    static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk {
+        let b = base + 210 &* (k &>> 8)
+        let s = blockInTile(k), h = s &>> 2, j = s & 3
+        let ql = b + (64 &* h &+ 32 &* (j & 1)), qh = b + (128 &+ 32 &* h)
+        let shift = UInt32(truncatingIfNeeded: 4 &* (j &>> 1)), highShift = UInt32(truncatingIfNeeded: 2 &* j)
+        @inline(__always) func u(_ g: Int) -> SIMD8<Float> {
+            let top = ((widen(qh, 8 &* g) &>> SIMD8(repeating: highShift)) & SIMD8(repeating: 3)) &<< SIMD8(repeating: 4)
+            return floats(nibbles(ql, 8 &* g, shift) | top)
+        }
+        return Chunk(w0: u(0), w1: u(1), w2: u(2), w3: u(3))
+    }
+
+    @inline(__always)
+    static func accumulate(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
+                           _ x: Chunk, _: SIMD8<Float>) {
+        let s = blockInTile(k), q = quants(base, k)
+        acc = llama_convert_fma(SIMD8(repeating: scales[2 &* s]), llama_convert_fma(q.w1, x.w1, q.w0 * x.w0), acc)
+        acc = llama_convert_fma(SIMD8(repeating: scales[2 &* s &+ 1]), llama_convert_fma(q.w3, x.w3, q.w2 * x.w2), acc)
+    }
+
+    @inline(__always)
+    static func accumulate2(_ a: inout SIMD8<Float>, _ b: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int,
+                            _ scales: UnsafePointer<Float>, _ x: Chunk, _: SIMD8<Float>, _ z: Chunk, _: SIMD8<Float>) {
+        let s = blockInTile(k), q = quants(base, k)
+        let d0 = SIMD8<Float>(repeating: scales[2 &* s]), d1 = SIMD8<Float>(repeating: scales[2 &* s &+ 1])
+        a = llama_convert_fma(d0, llama_convert_fma(q.w1, x.w1, q.w0 * x.w0), a)
+        a = llama_convert_fma(d1, llama_convert_fma(q.w3, x.w3, q.w2 * x.w2), a)
+        b = llama_convert_fma(d0, llama_convert_fma(q.w1, z.w1, q.w0 * z.w0), b)
+        b = llama_convert_fma(d1, llama_convert_fma(q.w3, z.w3, q.w2 * z.w2), b)
+    }
+
+    @inline(__always)
+    static func accumulatePair(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
+                               _ x: Chunk, _ e: SIMD8<Float>, _ z: Chunk, _ f: SIMD8<Float>) {
+        accumulate(&acc, base, k, scales, x, e)
+        accumulate(&acc, base, k &+ 32, scales, z, f)
+    }
+
+    @inline(__always)
+    static func tileOffset(_ acc: inout SIMD8<Float>, _ scales: UnsafePointer<Float>, _ sums: UnsafePointer<Float>) {
+        let minus32 = SIMD8<Float>(repeating: -32)
+        acc = llama_convert_fma(load8(scales, 0) * minus32, load8(sums, 0), acc)
+        acc = llama_convert_fma(load8(scales, 8) * minus32, load8(sums, 8), acc)
+    }
+}
+
 /// Eight bytes at `p + offset` zero-extended to 32-bit lanes (`vpmovzxbd`).
 @inline(__always)
 func widen(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt32> {
