@@ -6,9 +6,10 @@ import AVX2Kernels
 /// not depend on the batch it is processed in; results differ from the portable path only by the
 /// summation order (tested within float rounding).
 ///
-/// A worker's range of rows is walked in blocks of `blockRows`. One or two tokens: the block's
-/// rows go straight to `matVec`, which decodes inside the dot product. More: each 256-column tile
-/// of the block is decoded once into the slot's scratch and `gemmTile` runs the whole batch over it.
+/// One or two tokens: a worker's range of rows goes straight to `matVec`, which decodes inside the
+/// dot product (in blocks of `blockRows` read into scratch when the rows are not in memory). More:
+/// the range is walked in blocks of `blockRows`; each 256-column tile of a block is decoded once
+/// into the slot's scratch and `gemmTile` runs the whole batch over it.
 enum MatMulAVX2 {
     /// Rows per block: a multiple of the kernels' 8 (one token), 4 (two) and 3 (the batch tile).
     static let blockRows = 24
@@ -52,6 +53,15 @@ enum MatMulAVX2 {
         let grain = max(1, (1 << 16) / max(1, cols * batch))
         let out = SharedPointer(y) // a range writes y[b·yStride + r] for its own rows r only
         try pool.forEachRange(w.rows, grain: grain) { rows, slot in
+            if batch <= 2, let starts {
+                // The whole range in one call, so what the kernel prepares from x (the column
+                // sums of the K-quants) is done once per range rather than once per block.
+                starts.withUnsafeBufferPointer { p in
+                    AVX2Kernels.matVec(kind, rows: p.baseAddress! + rows.lowerBound, rowCount: rows.count, cols: cols, x: x,
+                                       xStride: xStride, batch: batch, y: out.base + rows.lowerBound, yStride: yStride)
+                }
+                return
+            }
             let scratch = pool.scratch(slot: slot)
             let pointers = scratch.bindMemory(to: UnsafeRawPointer.self, capacity: blockRows)
             let decodedStart = scratch + blockRows * MemoryLayout<UnsafeRawPointer>.stride
