@@ -281,7 +281,8 @@ enum MatVec<D: WeightChunks> {
                 k &+= 8
             }
             if D.columnsPerSum > 0 {
-                D.tileOffset(&a, c, sums + t / D.columnsPerSum)
+                let st = sums + t / D.columnsPerSum
+                D.tileOffset(&a, c, st)
             }
             s += reduce(a)
             t = end
@@ -338,14 +339,9 @@ enum MatVec<D: WeightChunks> {
                 k &+= 8
             }
             if D.columnsPerSum > 0 {
-                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
-                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
-                D.tileOffset(&a2, c2, sums + t / D.columnsPerSum)
-                D.tileOffset(&a3, c3, sums + t / D.columnsPerSum)
-                D.tileOffset(&a4, c4, sums + t / D.columnsPerSum)
-                D.tileOffset(&a5, c5, sums + t / D.columnsPerSum)
-                D.tileOffset(&a6, c6, sums + t / D.columnsPerSum)
-                D.tileOffset(&a7, c7, sums + t / D.columnsPerSum)
+                let st = sums + t / D.columnsPerSum
+                D.tileOffset(&a0, c0, st); D.tileOffset(&a1, c1, st); D.tileOffset(&a2, c2, st); D.tileOffset(&a3, c3, st)
+                D.tileOffset(&a4, c4, st); D.tileOffset(&a5, c5, st); D.tileOffset(&a6, c6, st); D.tileOffset(&a7, c7, st)
             }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             s4 += reduce(a4); s5 += reduce(a5); s6 += reduce(a6); s7 += reduce(a7)
@@ -388,10 +384,8 @@ enum MatVec<D: WeightChunks> {
                 k &+= 8
             }
             if D.columnsPerSum > 0 {
-                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
-                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
-                D.tileOffset(&a2, c2, sums + t / D.columnsPerSum)
-                D.tileOffset(&a3, c3, sums + t / D.columnsPerSum)
+                let st = sums + t / D.columnsPerSum
+                D.tileOffset(&a0, c0, st); D.tileOffset(&a1, c1, st); D.tileOffset(&a2, c2, st); D.tileOffset(&a3, c3, st)
             }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             t = end
@@ -442,8 +436,8 @@ enum MatVec<D: WeightChunks> {
                 k &+= 8
             }
             if D.columnsPerSum > 0 {
-                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
-                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
+                let st = sums + t / D.columnsPerSum
+                D.tileOffset(&a0, c0, st); D.tileOffset(&a1, c1, st)
             }
             s0 += reduce(a0); s1 += reduce(a1)
             t = end
@@ -489,14 +483,9 @@ enum MatVec<D: WeightChunks> {
                 k &+= 8
             }
             if D.columnsPerSum > 0 {
-                D.tileOffset(&a0, c0, sums + t / D.columnsPerSum)
-                D.tileOffset(&a1, c1, sums + t / D.columnsPerSum)
-                D.tileOffset(&a2, c2, sums + t / D.columnsPerSum)
-                D.tileOffset(&a3, c3, sums + t / D.columnsPerSum)
-                D.tileOffset(&b0, c0, sums2 + t / D.columnsPerSum)
-                D.tileOffset(&b1, c1, sums2 + t / D.columnsPerSum)
-                D.tileOffset(&b2, c2, sums2 + t / D.columnsPerSum)
-                D.tileOffset(&b3, c3, sums2 + t / D.columnsPerSum)
+                let st = sums + t / D.columnsPerSum, st2 = sums2 + t / D.columnsPerSum
+                D.tileOffset(&a0, c0, st); D.tileOffset(&a1, c1, st); D.tileOffset(&a2, c2, st); D.tileOffset(&a3, c3, st)
+                D.tileOffset(&b0, c0, st2); D.tileOffset(&b1, c1, st2); D.tileOffset(&b2, c2, st2); D.tileOffset(&b3, c3, st2)
             }
             s0 += reduce(a0); s1 += reduce(a1); s2 += reduce(a2); s3 += reduce(a3)
             u0 += reduce(b0); u1 += reduce(b1); u2 += reduce(b2); u3 += reduce(b3)
