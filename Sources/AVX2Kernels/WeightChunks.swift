@@ -42,8 +42,8 @@ protocol WeightChunks {
     static func chunkPair(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> (Chunk, Chunk)
 
     // The one-token kernels' multiply-adds for one row and 32 (or 64) weights. By default the
-    // decoded weights times x, one FMA each in the order of `AVX2Kernels`; Q4_0 overrides them with
-    // its own order (see its conformance).
+    // decoded weights times x, one FMA each in the order of `AVX2Kernels`; Q4_0, Q4_K and Q6_K
+    // override them with their own orders (see their extensions).
 
     /// A chunk of x as every row of a pass reads it, and what it adds to each row's sum besides
     /// (x itself and nothing by default).
@@ -497,12 +497,17 @@ enum Q4_KChunks: WeightChunks {
         superBlockScales(base + 144 &* (t &>> 8))
     }
 
+    /// The 32 bytes whose low (sub-block s even) or high nibbles hold sub-block s = k/32 mod 8.
+    @inline(__always)
+    static func nibbleRun(_ base: UnsafeRawPointer, _ k: Int) -> UnsafeRawPointer {
+        base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (blockInTile(k) &>> 1))
+    }
+
     @inline(__always)
     static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> Chunk {
-        let b = base + 144 &* (k &>> 8)
         let s = blockInTile(k)
         let d = SIMD8<Float>(repeating: scales[s]), m = SIMD8<Float>(repeating: scales[8 &+ s])
-        let q = b + (16 &+ 32 &* (s &>> 1))
+        let q = nibbleRun(base, k)
         let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1))
         @inline(__always) func w(_ g: Int) -> SIMD8<Float> { fma(d, floats(nibbles(q, 8 &* g, shift)), m) }
         return Chunk(w0: w(0), w1: w(1), w2: w(2), w3: w(3))
@@ -511,8 +516,7 @@ enum Q4_KChunks: WeightChunks {
     /// Sub-blocks s and s+1 (s even) from one widening of their 32 bytes.
     @inline(__always)
     static func chunkPair(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> (Chunk, Chunk) {
-        let s = blockInTile(k)
-        let q = base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (s &>> 1))
+        let s = blockInTile(k), q = nibbleRun(base, k)
         let d0 = SIMD8<Float>(repeating: scales[s]), m0 = SIMD8<Float>(repeating: scales[8 &+ s])
         let d1 = SIMD8<Float>(repeating: scales[s &+ 1]), m1 = SIMD8<Float>(repeating: scales[9 &+ s])
         let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
@@ -552,9 +556,7 @@ extension Q4_KChunks {
     /// The nibbles of sub-block k/32 (as in `chunk`).
     @inline(__always)
     static func quants(_ base: UnsafeRawPointer, _ k: Int) -> (SIMD8<UInt32>, SIMD8<UInt32>, SIMD8<UInt32>, SIMD8<UInt32>) {
-        let s = blockInTile(k)
-        let q = base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (s &>> 1))
-        let shift = UInt32(truncatingIfNeeded: 4 &* (s & 1))
+        let q = nibbleRun(base, k), shift = UInt32(truncatingIfNeeded: 4 &* (blockInTile(k) & 1))
         return (nibbles(q, 0, shift), nibbles(q, 8, shift), nibbles(q, 16, shift), nibbles(q, 24, shift))
     }
 
@@ -578,8 +580,7 @@ extension Q4_KChunks {
     @inline(__always)
     static func accumulatePair(_ acc: inout SIMD8<Float>, _ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>,
                                _ x: Chunk, _: SIMD8<Float>, _ z: Chunk, _: SIMD8<Float>) {
-        let s = blockInTile(k)
-        let q = base + (144 &* (k &>> 8) &+ 16 &+ 32 &* (s &>> 1))
+        let s = blockInTile(k), q = nibbleRun(base, k)
         let fifteen = SIMD8<UInt32>(repeating: 15), four = SIMD8<UInt32>(repeating: 4)
         let v0 = widen(q, 0), v1 = widen(q, 8), v2 = widen(q, 16), v3 = widen(q, 24)
         acc = llama_convert_fma(SIMD8(repeating: scales[s]), subBlockSum(v0 & fifteen, v1 & fifteen, v2 & fifteen, v3 & fifteen, x), acc)
@@ -648,17 +649,10 @@ enum Q6_KChunks: WeightChunks {
 
     @inline(__always)
     static func chunk(_ base: UnsafeRawPointer, _ k: Int, _ scales: UnsafePointer<Float>) -> Chunk {
-        let b = base + 210 &* (k &>> 8)
-        let s = blockInTile(k), h = s &>> 2, j = s & 3
+        // u − 32 in float is exact (|u − 32| ≤ 32), so this is the portable (d·scale)·(q − 32).
+        let s = blockInTile(k), u = quants(base, k), minus32 = SIMD8<Float>(repeating: -32)
         let d0 = SIMD8<Float>(repeating: scales[2 &* s]), d1 = SIMD8<Float>(repeating: scales[2 &* s &+ 1])
-        let ql = b + (64 &* h &+ 32 &* (j & 1)), qh = b + (128 &+ 32 &* h)
-        let shift = UInt32(truncatingIfNeeded: 4 &* (j &>> 1)), highShift = UInt32(truncatingIfNeeded: 2 &* j)
-        @inline(__always) func q(_ g: Int) -> SIMD8<Float> {
-            let top = ((widen(qh, 8 &* g) &>> SIMD8(repeating: highShift)) & SIMD8(repeating: 3)) &<< SIMD8(repeating: 4)
-            let u = unsafeBitCast(nibbles(ql, 8 &* g, shift) | top, to: SIMD8<Int32>.self)
-            return llama_convert_float_i32(u &- SIMD8(repeating: 32))
-        }
-        return Chunk(w0: q(0) * d0, w1: q(1) * d0, w2: q(2) * d1, w3: q(3) * d1)
+        return Chunk(w0: (u.w0 + minus32) * d0, w1: (u.w1 + minus32) * d0, w2: (u.w2 + minus32) * d1, w3: (u.w3 + minus32) * d1)
     }
 }
 
@@ -676,7 +670,7 @@ enum Q6_KChunks: WeightChunks {
 extension Q6_KChunks {
     static var columnsPerSum: Int { 16 }
 
-    /// The unsigned quants of weights k ..< k+32 (as in `chunk`, without the −32), as floats.
+    /// The unsigned quants u = q + 32 of weights k ..< k+32, as floats.
     @inline(__always)
     static func quants(_ base: UnsafeRawPointer, _ k: Int) -> Chunk {
         let b = base + 210 &* (k &>> 8)
