@@ -18,10 +18,10 @@ struct ConvertCommand: ParsableCommand {
         The file is written as .OUT.llama-convert-partial beside OUT and renamed into place only when complete: \
         on any error or interrupt no partial OUT is left and an existing OUT is untouched.
 
-        After writing, the reference forward pass runs the source and OUT over \(ConversionCheck.defaultTokenCount) fixed \
-        tokens and the summary gives the KL divergence and top-1 agreement (--no-verify skips it). If OUT looks \
-        broken (NaN or infinite logits, or a KL far above what the chosen type gives), the command says so and \
-        exits with status 3, keeping OUT so it can be inspected.
+        While writing, the reference forward pass runs the source and OUT over \(ConversionCheck.defaultTokenCount) fixed \
+        tokens, each chunk of weights as it is written, and the summary gives the KL divergence and top-1 \
+        agreement (--no-verify skips it). If OUT looks broken (NaN or infinite logits, or a KL far above what \
+        the chosen type gives), the command says so and exits with status 3, keeping OUT so it can be inspected.
 
         The tokenizer (tokenizer.model, SentencePiece or Meta's Llama 3 tiktoken; or tokenizer.json, byte-level \
         BPE; a GGUF input's own tokenizer keys) is written as tokenizer.* keys. Without one the conversion is \
@@ -62,15 +62,13 @@ struct ConvertCommand: ParsableCommand {
         let graph = try ModelLoader.load(path: input)
         let options = ConvertOptions(quant: QuantChoice(name: quant)!, threads: common.resolvedThreads,
                                      measureError: verbose || common.json, name: name,
-                                     tokenizer: noTokenizer ? .skip : .required)
+                                     tokenizer: noTokenizer ? .skip : .required,
+                                     checkTokens: noVerify ? nil : ConversionCheck.defaultTokenCount)
         let line = ProgressLine(enabled: common.showsProgress)
-        var report = try Converter.convert(graph, to: output, options: options) { p in
+        let report = try Converter.convert(graph, to: output, options: options) { p in
             line.update(p)
         }
         line.finish()
-        if !noVerify {
-            report.verify = try ConversionCheck.run(source: graph, output: output, choice: options.quant, threads: options.threads)
-        }
         if common.json {
             try printJSON(report)
         } else {

@@ -116,6 +116,73 @@ struct ForwardPassTests {
         #expect(w.layers[0].wq.rowStarts != nil, "a permuted row concatenation is still addressed in place")
         #expect(w.layers[0].wo.rowStarts == nil, "a column concatenation is read row by row")
         #expect(try Transformer(graph: viewed).logits(tokens: tokens) == reference)
+        #expect(try Self.incrementalLogits(viewed, tokens: tokens, rowsPerPart: 7) == reference, "slices of views, read or in place")
+    }
+
+    /// Feeds `g`'s tensors to an `IncrementalForward` in graph order, each matrix in parts of
+    /// `rowsPerPart` rows, as the converter does; returns its logits.
+    static func incrementalLogits(_ g: WeightGraph, tokens: [Int], rowsPerPart: Int, threads: Int = 2) throws -> [[Float]] {
+        let pool = WorkerPool(threads: threads, scratchBytesPerSlot: 1 << 20)
+        let pass = try IncrementalForward(config: g.config, path: g.path, tokens: tokens, pool: pool)
+        for t in g.tensors where IncrementalForward.consumes(t.role) {
+            if t.source.shape.count == 1 {
+                try pass.take(t.role, layer: t.layer, vector: try t.source.floats(), name: t.name)
+                continue
+            }
+            for first in stride(from: 0, to: t.source.rowCount, by: rowsPerPart) {
+                let rows = first ..< min(first + rowsPerPart, t.source.rowCount)
+                try pass.take(t.role, layer: t.layer, rows: rows,
+                              part: StoredMatrix(name: t.name, source: RowSliceTensor(base: t.source, rows: rows)))
+            }
+        }
+        if g.tensor(.output) == nil, let e = g.tensor(.tokenEmbedding) {
+            try pass.take(.output, layer: nil, rows: 0 ..< e.source.rowCount, part: StoredMatrix(name: e.name, source: e.source))
+        }
+        return try pass.logits()
+    }
+
+    @Test("fed tensor by tensor in ranges of rows, the incremental pass gives Transformer's bits",
+          arguments: [(GGMLType.f32, false), (.f16, true), (.q8_0, false), (.q4_0, true)])
+    func incrementalPass(type: GGMLType, tied: Bool) throws {
+        let g = SyntheticModel.graph(SyntheticModel.config(dim: 64, heads: 4, kvHeads: 2, ffn: 160, vocab: 500, tied: tied), type: type)
+        let reference = try Transformer(graph: g, threads: 1).logits(tokens: tokens)
+        for rowsPerPart in [7, 64, 10_000] {
+            #expect(try Self.incrementalLogits(g, tokens: tokens, rowsPerPart: rowsPerPart) == reference, "\(type) parts of \(rowsPerPart)")
+        }
+        #expect(try Self.incrementalLogits(g, tokens: tokens, rowsPerPart: 5, threads: 1) == reference)
+    }
+
+    @Test("a tensor fed out of the computation's order is refused, naming it")
+    func incrementalOrder() throws {
+        let g = SyntheticModel.graph(SyntheticModel.config())
+        let pool = WorkerPool(threads: 1, scratchBytesPerSlot: 1 << 20)
+        func matrix(_ role: TensorRole, _ layer: Int?) -> StoredMatrix {
+            let t = g.tensor(role, layer: layer)!
+            return StoredMatrix(name: t.name, source: t.source)
+        }
+        let pass = try IncrementalForward(config: g.config, path: "model", tokens: [1, 2], pool: pool)
+        let q = matrix(.attnQ, 0)
+        expectError("blk.0.attn_q.weight", "after nothing") { try pass.take(.attnQ, layer: 0, rows: 0 ..< q.rows, part: q) }
+        let e = matrix(.tokenEmbedding, nil)
+        try pass.take(.tokenEmbedding, layer: nil, rows: 0 ..< e.rows, part: e)
+        let norm = try g.tensor(.attnNorm, layer: 0)!.source.floats()
+        try pass.take(.attnNorm, layer: 0, vector: norm, name: "blk.0.attn_norm.weight")
+        let k = matrix(.attnK, 0)
+        expectError("blk.0.attn_k.weight", "after blk.0.attn_norm.weight") { try pass.take(.attnK, layer: 0, rows: 0 ..< k.rows, part: k) }
+        let firstRows = StoredMatrix(name: q.name, source: RowSliceTensor(base: q.source, rows: 0 ..< 3))
+        try pass.take(.attnQ, layer: 0, rows: 0 ..< 3, part: firstRows)
+        expectError("blk.0.attn_q.weight", "ends after 3 rows") { try pass.take(.attnK, layer: 0, rows: 0 ..< k.rows, part: k) }
+        expectError("model", "output.weight") { _ = try pass.logits() }
+    }
+
+    private func expectError(_ parts: String..., sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+        do {
+            try body()
+            Issue.record("no error", sourceLocation: sourceLocation)
+        } catch {
+            let text = "\(error)"
+            for part in parts { #expect(text.contains(part), "\(text)", sourceLocation: sourceLocation) }
+        }
     }
 
     @Test("greedy generation continues with the argmax of the naive model")

@@ -30,6 +30,61 @@ struct VerifyTests {
         }
     }
 
+    @Test("the check inside convert gives verify's figures on the written file and changes no byte of it",
+          arguments: ["hf-mqa-f16-tied-rope31", "meta-gqa-mp2", "hf-gqa-bf16-sharded"])
+    func checkDuringConversion(folder: String) throws {
+        let tmp = TempFolder()
+        let source = try ModelLoader.load(path: Fixtures.path(folder))
+        let tokens = Verifier.defaultTokens(count: ConversionCheck.defaultTokenCount, vocabSize: source.config.vocabSize)
+        for quant in ["f16", "q8_0", "q4"] {
+            let plain = tmp.path + "/\(quant)-plain.gguf", checked = tmp.path + "/\(quant).gguf"
+            _ = try Converter.convert(source, to: plain, options: ConvertOptions(quant: QuantChoice(name: quant)!, threads: 2))
+            let two = try Converter.convert(source, to: checked, options: ConvertOptions(quant: QuantChoice(name: quant)!, threads: 2,
+                                                                                          checkTokens: tokens.count))
+            let one = try Converter.convert(source, to: tmp.path + "/\(quant)-1.gguf",
+                                            options: ConvertOptions(quant: QuantChoice(name: quant)!, threads: 1, checkTokens: tokens.count))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data(contentsOf: URL(fileURLWithPath: checked)))
+            let after = try Verifier.compare(source: source, converted: ModelLoader.load(path: checked), tokens: tokens, threads: 2).report
+            let v = try #require(two.verify)
+            #expect(v.nTokens == tokens.count && v.problem == nil)
+            #expect(v.klMean == after.klMean && v.klMax == after.klMax && v.top1Agreement == after.top1Agreement
+                && v.logitMaxAbs == after.logitMaxAbs, "\(folder) \(quant): \(v) against \(after)")
+            let w = try #require(one.verify)
+            #expect(w.klMean == v.klMean && w.logitMaxAbs == v.logitMaxAbs, "thread count")
+            #expect(v.seconds > 0 && v.seconds < two.seconds)
+        }
+    }
+
+    @Test("a conversion whose check finds NaN logits says BROKEN, exits 3 and keeps OUT")
+    func brokenConversionIsLoud() throws {
+        // One weight of 1e5 is fine in BF16 and in the source's float32 arithmetic, but past F16's
+        // 65504 it becomes infinity: the converted model's logits go NaN.
+        let tmp = TempFolder()
+        let folder = tmp.path + "/model"
+        try FileManager.default.copyItem(atPath: Fixtures.path("hf-gqa-bf16-sharded"), toPath: folder)
+        let shard = folder + "/model-00001-of-00002.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: shard))
+        let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
+        let header = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8 ..< 8 + headerLength)) as! [String: Any]
+        let entry = try #require(header["model.layers.0.mlp.down_proj.weight"] as? [String: Any])
+        #expect(entry["dtype"] as? String == "BF16")
+        let start = 8 + headerLength + (entry["data_offsets"] as! [Int])[0]
+        bytes[start] = 0xC3; bytes[start + 1] = 0x47  // bf16 0x47C3 = 99840
+        try bytes.write(to: URL(fileURLWithPath: shard))
+
+        let out = tmp.path + "/broken.gguf"
+        let run = try CLI.run([folder, out, "--quant", "f16", "--json"])
+        #expect(run.status == 3, "\(run.err)")
+        #expect(run.err.contains("BROKEN") && run.err.contains("NaN"), "\(run.err)")
+        #expect(FileManager.default.fileExists(atPath: out), "the broken file is kept for inspection")
+        let report = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as! [String: Any]
+        let check = try #require(report["verify"] as? [String: Any])
+        #expect((check["problem"] as? String)?.contains("NaN") == true)
+        // The same source as Q8_0 (whose blocks hold the value) is fine.
+        let q8 = try CLI.run([folder, tmp.path + "/q8.gguf", "--quant", "q8_0", "--quiet"])
+        #expect(q8.status == 0, "\(q8.err)")
+    }
+
     @Test("giving each layer's pages back after use changes no logit, over two batches")
     func releasingWeightsKeepsLogits() throws {
         let graph = try ModelLoader.load(path: Fixtures.path("hf-gqa-bf16-sharded"))

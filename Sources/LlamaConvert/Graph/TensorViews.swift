@@ -112,3 +112,62 @@ public final class ConcatenatedTensor: TensorSource, @unchecked Sendable {
         }
     }
 }
+
+/// Rows `rows` of `base` as a tensor of their own: the part of a matrix one chunk of a conversion
+/// covers, for the built-in check to multiply while the rows are hot.
+final class RowSliceTensor: TensorSource, @unchecked Sendable {
+    let base: any TensorSource
+    let rows: Range<Int>
+
+    init(base: any TensorSource, rows: Range<Int>) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= base.rowCount && base.shape.count == 2)
+        self.base = base
+        self.rows = rows
+    }
+
+    var type: GGMLType { base.type }
+    var shape: [Int] { [rows.count, base.rowLength] }
+    var origin: String { base.origin }
+
+    var contiguousBytes: UnsafeRawBufferPointer? {
+        guard let all = base.contiguousBytes else { return nil }
+        let rowBytes = self.rowBytes
+        return UnsafeRawBufferPointer(rebasing: all[rows.lowerBound * rowBytes ..< rows.upperBound * rowBytes])
+    }
+
+    func readRows(_ part: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws {
+        try base.readRows(part.lowerBound + rows.lowerBound ..< part.upperBound + rows.lowerBound, into: destination)
+    }
+
+    func releaseRows(_ part: Range<Int>) {
+        base.releaseRows(part.lowerBound + rows.lowerBound ..< part.upperBound + rows.lowerBound)
+    }
+}
+
+/// Bytes the caller owns and keeps alive while the tensor is in use, seen as a tensor: a chunk of
+/// encoded rows on its way to the output file.
+final class BorrowedTensor: TensorSource, @unchecked Sendable {
+    let type: GGMLType
+    let shape: [Int]
+    let origin: String
+    private let bytes: UnsafeRawBufferPointer
+
+    init(type: GGMLType, shape: [Int], bytes: UnsafeRawBufferPointer, origin: String) {
+        self.type = type
+        self.shape = shape
+        self.origin = origin
+        self.bytes = bytes
+        precondition(bytes.count == byteCount, "BorrowedTensor: \(bytes.count) bytes for shape \(shape) of \(type.name)")
+    }
+
+    var contiguousBytes: UnsafeRawBufferPointer? { bytes }
+
+    func readRows(_ rows: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws {
+        let rowBytes = self.rowBytes
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= rowCount && destination.count >= rows.count * rowBytes)
+        guard !rows.isEmpty else { return }
+        destination.baseAddress!.copyMemory(from: bytes.baseAddress! + rows.lowerBound * rowBytes, byteCount: rows.count * rowBytes)
+    }
+
+    func releaseRows(_ rows: Range<Int>) {}
+}

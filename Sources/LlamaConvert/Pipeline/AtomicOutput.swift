@@ -72,17 +72,22 @@ final class AtomicOutput {
         }
     }
 
+    /// Waits until every byte is in the temporary file, which can then be read back at `tempPath`
+    /// (the built-in check does, before `commit`). No write may follow.
+    func finishWriting() throws {
+        guard let direct else { return }
+        try direct.finish()
+        direct.closeFile()
+        self.direct = nil
+        // The last direct block was padded to the alignment: cut the file back to its size.
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            throw OutputError.writeFailed(path: tempPath, offset: size, reason: String(cString: strerror(errno)))
+        }
+    }
+
     /// fsync, rename into place, fsync the folder.
     func commit() throws {
-        if let direct {
-            try direct.finish()
-            direct.closeFile()
-            self.direct = nil
-            // The last direct block was padded to the alignment: cut the file back to its size.
-            guard ftruncate(fd, off_t(size)) == 0 else {
-                throw OutputError.writeFailed(path: tempPath, offset: size, reason: String(cString: strerror(errno)))
-            }
-        }
+        try finishWriting()
         guard fsync(fd) == 0 else { throw OutputError.writeFailed(path: tempPath, offset: 0, reason: String(cString: strerror(errno))) }
         close(fd)
         fd = -1

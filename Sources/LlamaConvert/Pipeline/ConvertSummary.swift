@@ -8,8 +8,9 @@ public enum ConvertSummary {
         lines.append(String(format: "  %@ → %@, %d parameters", r.format, r.quant, r.parameters))
         lines.append(String(format: "  %.2f MB → %.2f MB, %.2f bits per weight", Double(r.inputBytes) / 1e6,
                             Double(r.outputBytes) / 1e6, r.bitsPerWeight))
-        lines.append(String(format: "  %.2f s, %.0f MB/s of input, %d threads, %@ kernels", r.seconds, r.inputMBPerSecond,
-                            r.threads, r.kernels))
+        let checkShare = r.verify.map { String(format: " (%.2f s of it the parity check)", $0.seconds) } ?? ""
+        lines.append(String(format: "  %.2f s%@, %.0f MB/s of input, %d threads, %@ kernels", r.seconds, checkShare,
+                            r.inputMBPerSecond, r.threads, r.kernels))
         if r.fallbacks.isEmpty {
             lines.append("  fallbacks: none")
         } else {
@@ -21,8 +22,8 @@ public enum ConvertSummary {
         lines.append("  tokenizer: " + (r.tokenizer?.text ?? "none"))
         for note in r.notes { lines.append("  note: \(note)") }
         if let v = r.verify {
-            lines.append(String(format: "  parity check (%d tokens, %.2f s): KL mean %.3g, max %.3g; top-1 agreement %.1f%%; max logit error %.3g",
-                                v.nTokens, v.seconds, v.klMean, v.klMax, 100 * v.top1Agreement, v.logitMaxAbs))
+            lines.append(String(format: "  parity check (%d tokens): KL mean %.3g, max %.3g; top-1 agreement %.1f%%; max logit error %.3g",
+                                v.nTokens, v.klMean, v.klMax, 100 * v.top1Agreement, v.logitMaxAbs))
             if let problem = v.problem { lines.append("  BROKEN: \(problem)") }
         }
         if verbose, let tensors = r.tensors {

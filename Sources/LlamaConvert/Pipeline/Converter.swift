@@ -13,16 +13,20 @@ public struct ConvertOptions: Sendable {
     public var chunkFloats: Int
     /// By default a conversion without a tokenizer is refused (llama.cpp could not load the file).
     public var tokenizer: TokenizerPolicy
+    /// Tokens of the parity check run alongside the conversion (`ConversionCheckRun`), whose
+    /// verdict lands in `ConvertReport.verify`; nil runs none.
+    public var checkTokens: Int?
 
     public init(quant: QuantChoice, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 measureError: Bool = false, name: String? = nil, chunkFloats: Int = 1 << 22,
-                tokenizer: TokenizerPolicy = .required) {
+                tokenizer: TokenizerPolicy = .required, checkTokens: Int? = nil) {
         self.quant = quant
         self.threads = max(1, threads)
         self.measureError = measureError
         self.name = name
         self.chunkFloats = chunkFloats
         self.tokenizer = tokenizer
+        self.checkTokens = checkTokens
     }
 }
 
@@ -65,6 +69,7 @@ public struct ConvertReport: Codable, Sendable {
     public var inputBytes: Int
     public var outputBytes: Int
     public var bitsPerWeight: Double
+    /// Wall time of the whole conversion, the parity check (`verify.seconds`) included.
     public var seconds: Double
     public var inputMBPerSecond: Double
     public var threads: Int
@@ -136,11 +141,15 @@ public enum Converter {
         let totalBytes = graph.byteCount
         var doneBytes = 0
         var tensorReports: [ConvertReport.TensorReport] = []
-        let workspace = Workspace(plans: plans, chunkFloats: options.chunkFloats, threads: options.threads)
+        let workspace = Workspace(plans: plans, chunkFloats: options.chunkFloats, threads: options.threads,
+                                  scratchBytesPerSlot: options.checkTokens == nil ? 0 : ConversionCheckRun.scratchBytes(plans: plans))
         defer { workspace.deallocate() }
+        let check = try options.checkTokens.map {
+            try ConversionCheckRun(graph: graph, plans: plans, output: output, choice: options.quant, tokenCount: $0, pool: workspace.pool)
+        }
         for (index, plan) in plans.enumerated() {
             let error = try convertTensor(plan, at: layout.tensorOffsets[index], into: out, workspace: workspace,
-                                          options: options) { rowsDone in
+                                          options: options, check: check) { rowsDone in
                 let bytes = doneBytes + rowsDone * plan.tensor.source.rowBytes
                 progress?(ConvertProgress(tensorIndex: index, tensorCount: plans.count, tensorName: plan.tensor.name,
                                           bytesDone: bytes, bytesTotal: totalBytes, seconds: seconds(since: start)))
@@ -154,10 +163,12 @@ public enum Converter {
             }
             tensorReports.append(report)
         }
+        try out.finishWriting()
+        let verdict = try check?.finish(writtenFile: out.tempPath, plans: plans)
         try out.commit()
         let elapsed = seconds(since: start)
         let parameters = graph.parameterCount
-        return ConvertReport(
+        var report = ConvertReport(
             input: graph.path, output: output, format: graph.format.rawValue, quant: options.quant.description,
             fileType: options.quant.fileType.rawValue, parameters: parameters, inputBytes: totalBytes,
             outputBytes: layout.fileSize, bitsPerWeight: Double(tensorReports.reduce(0) { $0 + $1.bytes } * 8) / Double(max(parameters, 1)),
@@ -170,6 +181,8 @@ public enum Converter {
             tensors: options.measureError ? tensorReports : nil,
             tokenizer: tokenizer,
             notes: notes)
+        report.verify = verdict
+        return report
     }
 
     static func seconds(since start: DispatchTime) -> Double {
@@ -188,21 +201,23 @@ public enum Converter {
         let rowSums: UnsafeMutableBufferPointer<ErrorSums>
         let maxRowLength: Int
         let chunkFloats: Int
-        let threads: Int
+        /// Encodes each chunk's rows in parallel; the check's products run on it too, so the two
+        /// never compete for the cores.
+        let pool: WorkerPool
 
-        init(plans: [TensorPlan], chunkFloats: Int, threads: Int) {
+        init(plans: [TensorPlan], chunkFloats: Int, threads: Int, scratchBytesPerSlot: Int) {
             let maxRowLength = plans.map(\.tensor.source.rowLength).max() ?? 1
             let chunk = max(chunkFloats, maxRowLength)
             self.maxRowLength = maxRowLength
             self.chunkFloats = chunk
-            self.threads = threads
+            pool = WorkerPool(threads: threads, scratchBytesPerSlot: scratchBytesPerSlot)
             let maxRows = plans.map { Workspace.rowsPerChunk($0.tensor.source, chunk) }.max() ?? 1
             let maxStored = plans.map { Workspace.rowsPerChunk($0.tensor.source, chunk) * $0.tensor.source.rowBytes }.max() ?? 1
             let maxEncoded = plans.map { Workspace.rowsPerChunk($0.tensor.source, chunk) * ($0.type.rowBytes($0.tensor.source.rowLength) ?? 0) }.max() ?? 1
             floats = .allocate(capacity: chunk)
             stored = .allocate(byteCount: max(maxStored, 1), alignment: 64)
             encoded = .allocate(byteCount: max(maxEncoded, 1), alignment: 64)
-            check = .allocate(capacity: maxRowLength * threads * 4)
+            check = .allocate(capacity: maxRowLength * pool.slots)
             rowSums = .allocate(capacity: maxRows)
         }
 
@@ -217,7 +232,7 @@ public enum Converter {
 
     /// Converts one tensor chunk by chunk; returns error sums when asked to measure.
     static func convertTensor(_ plan: TensorPlan, at offset: Int, into out: AtomicOutput, workspace w: Workspace,
-                              options: ConvertOptions, progress: (Int) -> Void) throws -> ErrorSums? {
+                              options: ConvertOptions, check: ConversionCheckRun?, progress: (Int) -> Void) throws -> ErrorSums? {
         let source = plan.tensor.source
         let rowLength = source.rowLength, rowCount = source.rowCount
         let inRowBytes = source.rowBytes
@@ -237,44 +252,37 @@ public enum Converter {
             if copyThrough {
                 try source.readRows(first ..< first + rows, into: UnsafeMutableRawBufferPointer(rebasing: w.encoded[0 ..< rows * outRowBytes]))
             } else {
-                let pieces = min(rows, w.threads * 4)
-                let failure = FirstFailure()
                 let chunkFirst = first
-                DispatchQueue.concurrentPerform(iterations: pieces) { piece in
-                    let a = rows * piece / pieces, b = rows * (piece + 1) / pieces
-                    guard b > a else { return }
-                    do {
-                        if bf16ToHalf {
-                            let stored = UnsafeMutableRawBufferPointer(rebasing: w.stored[a * inRowBytes ..< b * inRowBytes])
-                            try source.readRows(chunkFirst + a ..< chunkFirst + b, into: stored)
-                            HalfFloat.bf16ToHalf(UnsafeRawPointer(stored.baseAddress!), count: (b - a) * rowLength,
-                                                 into: w.encoded.baseAddress! + a * outRowBytes)
-                            return
-                        }
-                        let floats = UnsafeMutableBufferPointer(rebasing: w.floats[a * rowLength ..< b * rowLength])
-                        try source.readFloatRows(chunkFirst + a ..< chunkFirst + b, into: floats,
-                                                 scratch: UnsafeMutableRawBufferPointer(rebasing: w.stored[a * inRowBytes ..< b * inRowBytes]))
-                        let check = w.check.baseAddress! + (piece % (w.threads * 4)) * w.maxRowLength
-                        for r in a ..< b {
-                            let x = w.floats.baseAddress! + r * rowLength
-                            let y = w.encoded.baseAddress! + r * outRowBytes
-                            try RowCodec.quantizeRow(type: plan.type, source: x, count: rowLength, into: y)
-                            if measure {
-                                try RowCodec.dequantizeRow(type: plan.type, source: y, count: rowLength, into: check)
-                                var sums = ErrorSums()
-                                for i in 0 ..< rowLength {
-                                    let s = Double(x[i]), e = Double(check[i]) - s
-                                    sums.signal += s * s
-                                    sums.noise += e * e
-                                }
-                                w.rowSums[r] = sums
+                // Results never depend on the ranges: each row is encoded alone, sums are added in row order.
+                try w.pool.forEachRange(rows) { range, slot in
+                    let a = range.lowerBound, b = range.upperBound
+                    if bf16ToHalf {
+                        let stored = UnsafeMutableRawBufferPointer(rebasing: w.stored[a * inRowBytes ..< b * inRowBytes])
+                        try source.readRows(chunkFirst + a ..< chunkFirst + b, into: stored)
+                        HalfFloat.bf16ToHalf(UnsafeRawPointer(stored.baseAddress!), count: (b - a) * rowLength,
+                                             into: w.encoded.baseAddress! + a * outRowBytes)
+                        return
+                    }
+                    let floats = UnsafeMutableBufferPointer(rebasing: w.floats[a * rowLength ..< b * rowLength])
+                    try source.readFloatRows(chunkFirst + a ..< chunkFirst + b, into: floats,
+                                             scratch: UnsafeMutableRawBufferPointer(rebasing: w.stored[a * inRowBytes ..< b * inRowBytes]))
+                    let check = w.check.baseAddress! + slot * w.maxRowLength
+                    for r in a ..< b {
+                        let x = w.floats.baseAddress! + r * rowLength
+                        let y = w.encoded.baseAddress! + r * outRowBytes
+                        try RowCodec.quantizeRow(type: plan.type, source: x, count: rowLength, into: y)
+                        if measure {
+                            try RowCodec.dequantizeRow(type: plan.type, source: y, count: rowLength, into: check)
+                            var sums = ErrorSums()
+                            for i in 0 ..< rowLength {
+                                let s = Double(x[i]), e = Double(check[i]) - s
+                                sums.signal += s * s
+                                sums.noise += e * e
                             }
+                            w.rowSums[r] = sums
                         }
-                    } catch {
-                        failure.record(piece: piece, error)
                     }
                 }
-                if let error = failure.error { throw error }
                 if measure {
                     // Summed in row order, so the figures do not depend on the thread count.
                     for r in 0 ..< rows {
@@ -283,23 +291,13 @@ public enum Converter {
                     }
                 }
             }
-            try out.write(UnsafeRawBufferPointer(rebasing: w.encoded[0 ..< rows * outRowBytes]), at: offset + first * outRowBytes)
+            let encoded = UnsafeRawBufferPointer(rebasing: w.encoded[0 ..< rows * outRowBytes])
+            try check?.take(plan, rows: first ..< first + rows, encoded: encoded)
+            try out.write(encoded, at: offset + first * outRowBytes)
             source.releaseRows(first ..< first + rows)
             first += rows
             progress(first)
         }
         return measure ? total : nil
-    }
-}
-
-/// The error of the lowest-numbered failing piece, so the message does not depend on scheduling.
-final class FirstFailure: @unchecked Sendable {
-    private let lock = NSLock()
-    private var piece = Int.max
-    private(set) var error: (any Error)?
-
-    func record(piece: Int, _ error: any Error) {
-        lock.lock(); defer { lock.unlock() }
-        if piece < self.piece { self.piece = piece; self.error = error }
     }
 }

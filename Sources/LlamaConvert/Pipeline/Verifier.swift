@@ -123,6 +123,8 @@ public enum VerifyError: Error, CustomStringConvertible, Equatable {
     case noTokens
     /// Text was given but the model carries no tokenizer.
     case noTokenizer(path: String)
+    /// The file the conversion wrote does not read back as the tensors it checked.
+    case writtenFileDiffers(path: String, tensor: String, problem: String)
 
     public var description: String {
         switch self {
@@ -132,48 +134,7 @@ public enum VerifyError: Error, CustomStringConvertible, Equatable {
         case let .badTokenList(origin, item): return "\(origin): \"\(item)\" is not a token id"
         case .noTokens: return "no tokens to run"
         case let .noTokenizer(path): return "\(path): no tokenizer found, so text cannot be turned into tokens (give --tokens)"
+        case let .writtenFileDiffers(path, tensor, problem): return "\(path): tensor \(tensor) reads back \(problem)"
         }
-    }
-}
-
-/// The short parity check `convert` runs on what it wrote.
-public struct ConversionCheck: Codable, Sendable {
-    public let nTokens: Int
-    public let klMean: Double
-    public let klMax: Double
-    public let top1Agreement: Double
-    public let logitMaxAbs: Double
-    /// The KL above which the file is called broken for its type.
-    public let brokenAbove: Double
-    /// Why the converted file is considered broken, or nil when it is fine.
-    public let problem: String?
-    public let seconds: Double
-
-    enum CodingKeys: String, CodingKey {
-        case nTokens = "n_tokens", klMean = "kl_mean", klMax = "kl_max", top1Agreement = "top1_agreement"
-        case logitMaxAbs = "logit_max_abs", brokenAbove = "broken_above", problem, seconds
-    }
-
-    public static let defaultTokenCount = 32
-
-    /// Runs source and output over the default tokens and judges the output.
-    public static func run(source: WeightGraph, output: String, choice: QuantChoice, threads: Int,
-                           tokenCount: Int = defaultTokenCount) throws -> ConversionCheck {
-        let start = DispatchTime.now()
-        let converted = try ModelLoader.load(path: output)
-        let count = min(tokenCount, source.config.contextLength)
-        let tokens = Verifier.defaultTokens(count: count, vocabSize: source.config.vocabSize)
-        let result = try Verifier.compare(source: source, converted: converted, tokens: tokens, threads: threads)
-        let r = result.report
-        let threshold = Verifier.brokenKL(for: choice)
-        var problem: String? = nil
-        if result.convertedLogits.contains(where: { $0.contains { !$0.isFinite } }) {
-            problem = "the converted model's logits contain NaN or infinity"
-        } else if !(r.klMean <= threshold) {
-            problem = String(format: "mean KL divergence %.3g is far above what %@ should give (%.3g)", r.klMean, choice.description, threshold)
-        }
-        return ConversionCheck(nTokens: r.nTokens, klMean: r.klMean, klMax: r.klMax, top1Agreement: r.top1Agreement,
-                               logitMaxAbs: r.logitMaxAbs, brokenAbove: threshold, problem: problem,
-                               seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
     }
 }

@@ -10,25 +10,37 @@ enum Attention {
     /// Writes the batch's keys and values into layer `layer` of the cache.
     static func run(_ w: LayerWeights, layer: Int, start: Int, batch: Int, shape s: ModelShape,
                     rope: Rope, state: RunState, pool: WorkerPool) throws {
-        let kvDim = s.kvDim
-        // This layer's cache rows for the batch's positions: (batch, kv_dim) each.
-        let keys = state.keyCache + (layer * s.maxContext + start) * kvDim
-        let values = state.valueCache + (layer * s.maxContext + start) * kvDim
-
         // q (batch, q_dim), k and v (batch, kv_dim), written straight into the cache.
         try MatMul.run(w.wq, x: state.xb, xStride: s.dim, batch: batch, y: state.q, yStride: s.qDim, pool: pool)
-        try MatMul.run(w.wk, x: state.xb, xStride: s.dim, batch: batch, y: keys, yStride: kvDim, pool: pool)
-        try MatMul.run(w.wv, x: state.xb, xStride: s.dim, batch: batch, y: values, yStride: kvDim, pool: pool)
-        for b in 0 ..< batch {
-            rope.apply(state.q + b * s.qDim, heads: s.nHeads, position: start + b)
-            rope.apply(keys + b * kvDim, heads: s.nKVHeads, position: start + b)
-        }
-
-        // attended (batch, q_dim): one (token, head) pair per work item.
-        attend(state: state, layer: layer, start: start, batch: batch, shape: s, pool: pool)
-
+        try MatMul.run(w.wk, x: state.xb, xStride: s.dim, batch: batch, y: keys(state, layer: layer, start: start, shape: s),
+                       yStride: s.kvDim, pool: pool)
+        try MatMul.run(w.wv, x: state.xb, xStride: s.dim, batch: batch, y: values(state, layer: layer, start: start, shape: s),
+                       yStride: s.kvDim, pool: pool)
+        rotateAndAttend(layer: layer, start: start, batch: batch, shape: s, rope: rope, state: state, pool: pool)
         // delta (batch, dim) = attended · woᵀ
         try MatMul.run(w.wo, x: state.attended, xStride: s.qDim, batch: batch, y: state.delta, yStride: s.dim, pool: pool)
+    }
+
+    /// Layer `layer`'s cache rows for positions start ..., (batch, kv_dim): where wk's product goes.
+    static func keys(_ state: RunState, layer: Int, start: Int, shape s: ModelShape) -> UnsafeMutablePointer<Float> {
+        state.keyCache + (layer * s.maxContext + start) * s.kvDim
+    }
+
+    /// Likewise for wv's product.
+    static func values(_ state: RunState, layer: Int, start: Int, shape s: ModelShape) -> UnsafeMutablePointer<Float> {
+        state.valueCache + (layer * s.maxContext + start) * s.kvDim
+    }
+
+    /// With q, k and v of the batch in place: rotates q and k to their positions, then attends.
+    static func rotateAndAttend(layer: Int, start: Int, batch: Int, shape s: ModelShape, rope: Rope,
+                                state: RunState, pool: WorkerPool) {
+        let keys = keys(state, layer: layer, start: start, shape: s)
+        for b in 0 ..< batch {
+            rope.apply(state.q + b * s.qDim, heads: s.nHeads, position: start + b)
+            rope.apply(keys + b * s.kvDim, heads: s.nKVHeads, position: start + b)
+        }
+        // attended (batch, q_dim): one (token, head) pair per work item.
+        attend(state: state, layer: layer, start: start, batch: batch, shape: s, pool: pool)
     }
 
     /// attended[b, h] = Σ_{t ≤ start+b} softmax_t(q[b,h]·k[t, h/group] · scale) · v[t, h/group].

@@ -45,6 +45,11 @@ final class RunState {
         embeddingRow = UnsafeMutableRawPointer.allocate(byteCount: max(embeddingRowBytes, 1), alignment: 64)
     }
 
+    /// x += delta over the first `rows` rows: a sublayer's output joins the residual stream.
+    func addDelta(rows: Int, dim: Int) {
+        for i in 0 ..< rows * dim { x[i] += delta[i] }
+    }
+
     deinit {
         for p in [x, xb, delta, q, attended, scores, gate, up, logits, keyCache, valueCache] { p.deallocate() }
         embeddingRow.deallocate()

@@ -146,12 +146,12 @@ public final class Transformer {
             // x += wo · attention(rope(wq · norm(x)), rope(wk · norm(x)), wv · norm(x))
             RMSNorm.apply(st.xb, st.x, weight: layer.attnNorm, rows: batch, count: s.dim, eps: s.normEps)
             try Attention.run(layer, layer: l, start: start, batch: batch, shape: s, rope: rope, state: st, pool: pool)
-            add(st.delta, into: st.x, count: batch * s.dim)
+            st.addDelta(rows: batch, dim: s.dim)
 
             // x += w2 · (silu(w1 · norm(x)) ⊙ w3 · norm(x))
             RMSNorm.apply(st.xb, st.x, weight: layer.ffnNorm, rows: batch, count: s.dim, eps: s.normEps)
             try FeedForward.run(layer, batch: batch, shape: s, state: st, pool: pool)
-            add(st.delta, into: st.x, count: batch * s.dim)
+            st.addDelta(rows: batch, dim: s.dim)
         }
         st.position += batch
 
@@ -161,9 +161,5 @@ public final class Transformer {
         RMSNorm.apply(st.xb, first, weight: w.outputNorm, rows: logitRows.count, count: s.dim, eps: s.normEps)
         try MatMul.run(w.output, x: st.xb, xStride: s.dim, batch: logitRows.count, y: st.logits,
                        yStride: s.vocabSize, pool: pool)
-    }
-
-    private func add(_ delta: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0 ..< count { x[i] += delta[i] }
     }
 }

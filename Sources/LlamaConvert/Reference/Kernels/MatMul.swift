@@ -17,8 +17,15 @@ enum MatMul {
 
     /// Scratch bytes a slot needs to run any product over `w`.
     static func scratchBytes(for w: StoredMatrix) -> Int {
-        let portable = tile * MemoryLayout<Float>.stride + (w.rowStarts == nil ? w.rowBytes : 0)
-        return MatMulAVX2.kind(for: w) == nil ? portable : max(portable, MatMulAVX2.scratchBytes(for: w))
+        scratchBytes(type: w.type, cols: w.cols, rowsInMemory: w.rowStarts != nil)
+    }
+
+    /// The same for a matrix of `type` with rows of `cols`, before it exists (a conversion's chunks).
+    static func scratchBytes(type: GGMLType, cols: Int, rowsInMemory: Bool) -> Int {
+        let rowBytes = type.rowBytes(cols) ?? 0
+        let portable = tile * MemoryLayout<Float>.stride + (rowsInMemory ? 0 : rowBytes)
+        guard MatMulAVX2.kind(type: type, cols: cols) != nil else { return portable }
+        return max(portable, MatMulAVX2.scratchBytes(rowBytes: rowBytes, rowsInMemory: rowsInMemory))
     }
 
     /// y[b·yStride + r] = Σ_c W[r, c] · x[b·xStride + c], for b < batch and r < W.rows.

@@ -41,9 +41,13 @@ enum MatMulAVX2 {
 
     /// Scratch: the block's row pointers, its decoded tile, and its raw rows when they must be read.
     static func scratchBytes(for w: StoredMatrix) -> Int {
+        scratchBytes(rowBytes: w.rowBytes, rowsInMemory: w.rowStarts != nil)
+    }
+
+    static func scratchBytes(rowBytes: Int, rowsInMemory: Bool) -> Int {
         let pointers = blockRows * MemoryLayout<UnsafeRawPointer>.stride
         let tile = blockRows * AVX2Kernels.tileColumns * MemoryLayout<Float>.stride
-        return pointers + tile + (w.rowStarts == nil ? blockRows * w.rowBytes : 0)
+        return pointers + tile + (rowsInMemory ? 0 : blockRows * rowBytes)
     }
 
     static func run(_ w: StoredMatrix, kind: AVX2Kernels.Kind, x: UnsafePointer<Float>, xStride: Int, batch: Int,

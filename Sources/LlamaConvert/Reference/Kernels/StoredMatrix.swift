@@ -56,6 +56,10 @@ struct StoredMatrix {
             guard let base = rowStarts(of: permuted.base) else { return nil }
             return permuted.rowOrder.map { base[$0] }
         }
+        if let slice = source as? RowSliceTensor {
+            guard let base = rowStarts(of: slice.base) else { return nil }
+            return Array(base[slice.rows])
+        }
         if let joined = source as? ConcatenatedTensor, joined.axis == 0 {
             var all: [UnsafeRawPointer] = []
             all.reserveCapacity(rows)
