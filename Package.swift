@@ -6,8 +6,11 @@ import PackageDescription
 // binary runs on any x86-64 and uses the wide instructions where they exist.
 #if arch(x86_64)
 let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+// The batched product's micro-kernel again for AVX-512 (F, VL, BW, DQ), used where cpuid has it.
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
 let avx2Flags: [SwiftSetting] = []
+let avx512Flags: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -26,9 +29,10 @@ let package = Package(
         .target(name: "CDirectIO"),
         .target(name: "CKernelSupport"),
         .target(name: "AVX2Kernels", dependencies: ["CKernelSupport"], swiftSettings: avx2Flags),
+        .target(name: "AVX512Kernels", dependencies: ["AVX2Kernels"], swiftSettings: avx512Flags),
         .target(
             name: "LlamaConvert",
-            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "CDirectIO", "CKernelSupport", "AVX2Kernels"]
+            dependencies: ["CZlib", "CZstd", "CCPUFeatures", "CDirectIO", "CKernelSupport", "AVX2Kernels", "AVX512Kernels"]
         ),
         .executableTarget(
             name: "llama-convert",
@@ -48,7 +52,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LlamaConvertTests",
-            dependencies: ["LlamaConvert", "AVX2Kernels", "CZlib", "CZstd"]
+            dependencies: ["LlamaConvert", "AVX2Kernels", "AVX512Kernels", "CZlib", "CZstd"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,5 @@
 import AVX2Kernels
+import AVX512Kernels
 import Foundation
 import Testing
 @testable import LlamaConvert
@@ -143,6 +144,30 @@ struct AVX2KernelTests {
         #expect(Array(pair[0 ..< rows]) == alone20, "\(type.name) token 20 alone and in a pair")
         let three = try product(m, Array(x[34 * cols ..< 37 * cols]), batch: 3, threads: 1)
         #expect(three == Array(reference[34 * rows ..< 37 * rows]), "\(type.name) tokens 34-36 as a batch of 3")
+    }
+
+    @Test("the AVX-512 tile product gives the AVX2 tile product's bits, full blocks and remainders alike",
+          .enabled(if: HostCPU.avx512), arguments: [(24, 64, 256), (24, 32, 256), (6, 8, 8), (23, 13, 96), (5, 7, 256), (13, 3, 40), (1, 1, 8)])
+    func avx512Tile(rows: Int, batch: Int, count: Int) {
+        var rng = SyntheticModel.Random(seed: UInt64(rows * 1000 + batch * 10 + count))
+        let wStride = 264, xStride = count + 16, yStride = rows + 3
+        let w = rng.values(rows * wStride, -1 ... 1), x = rng.values(batch * xStride, -1 ... 1)
+        let start = rng.values(batch * yStride, -4 ... 4)
+        var a = start, b = start
+        w.withUnsafeBufferPointer { wp in
+            x.withUnsafeBufferPointer { xp in
+                a.withUnsafeMutableBufferPointer { yp in
+                    AVX2Kernels.gemmTile(w: wp.baseAddress!, wStride: wStride, rows: rows, x: xp.baseAddress!, xStride: xStride,
+                                         batch: batch, count: count, y: yp.baseAddress!, yStride: yStride)
+                }
+                b.withUnsafeMutableBufferPointer { yp in
+                    AVX512Kernels.gemmTile(w: wp.baseAddress!, wStride: wStride, rows: rows, x: xp.baseAddress!, xStride: xStride,
+                                           batch: batch, count: count, y: yp.baseAddress!, yStride: yStride)
+                }
+            }
+        }
+        #expect(a == b)
+        #expect(a != start, "the product added something")
     }
 
     @Test("gemmTile and matVec called directly sum each output in the same order")

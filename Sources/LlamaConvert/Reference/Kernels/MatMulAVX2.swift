@@ -1,4 +1,5 @@
 import AVX2Kernels
+import AVX512Kernels
 
 /// `MatMul` on the AVX2 kernels (see `AVX2Kernels` for their summation order), used when
 /// `HostCPU.avx2` and the matrix is in a format they decode with a row length that is a multiple
@@ -99,8 +100,13 @@ enum MatMulAVX2 {
                             let bytes = w.byteOffset(ofColumn: min(cols, t0 + count + tile)) - next
                             for i in 0 ..< n { AVX2Kernels.prefetch(pointers[i] + next, bytes: bytes) }
                         }
-                        AVX2Kernels.gemmTile(w: decoded, wStride: tile, rows: n, x: x + t0, xStride: xStride, batch: batch,
-                                             count: count, y: y0, yStride: yStride)
+                        if HostCPU.avx512 {
+                            AVX512Kernels.gemmTile(w: decoded, wStride: tile, rows: n, x: x + t0, xStride: xStride, batch: batch,
+                                                   count: count, y: y0, yStride: yStride)
+                        } else {
+                            AVX2Kernels.gemmTile(w: decoded, wStride: tile, rows: n, x: x + t0, xStride: xStride, batch: batch,
+                                                 count: count, y: y0, yStride: yStride)
+                        }
                         t0 += count
                     }
                 }
