@@ -11,6 +11,7 @@
 final class IncrementalForward {
     let shape: ModelShape
     let tokens: [Int]
+    private let config: ModelConfig
     private let path: String
     private let rope: Rope
     private let state: RunState
@@ -26,6 +27,7 @@ final class IncrementalForward {
     init(config: ModelConfig, path: String, tokens: [Int], pool: WorkerPool) throws {
         precondition(!tokens.isEmpty && tokens.count <= Transformer.batchCapacity)
         self.path = path
+        self.config = config
         self.tokens = tokens
         self.pool = pool
         shape = try ModelShape(config: config, maxContext: tokens.count, path: path)
@@ -40,20 +42,8 @@ final class IncrementalForward {
     /// Whether `role` is one the pass consumes (the RoPE frequency table is not: `Rope` derives it).
     static func consumes(_ role: TensorRole) -> Bool { role != .ropeFreqs }
 
-    /// The shape the pass expects of `role`, PyTorch order.
-    func expectedShape(_ role: TensorRole) -> [Int] {
-        let s = shape
-        switch role {
-        case .tokenEmbedding, .output: return [s.vocabSize, s.dim]
-        case .attnNorm, .ffnNorm, .outputNorm: return [s.dim]
-        case .attnQ: return [s.qDim, s.dim]
-        case .attnK, .attnV: return [s.kvDim, s.dim]
-        case .attnOutput: return [s.dim, s.qDim]
-        case .ffnGate, .ffnUp: return [s.ffnDim, s.dim]
-        case .ffnDown: return [s.dim, s.ffnDim]
-        case .ropeFreqs: return [s.headDim / 2]
-        }
-    }
+    /// The shape the pass expects of `role`, PyTorch order: the one the graph was checked against.
+    func expectedShape(_ role: TensorRole) -> [Int] { GraphAssembly.expectedShape(role, config) }
 
     /// Rows `rows` of matrix `role` of layer `layer`, as `part` (a matrix of exactly those rows).
     /// Ranges of one matrix come in order, without gaps, starting at 0.
