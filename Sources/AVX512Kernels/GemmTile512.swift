@@ -24,11 +24,13 @@ public enum AVX512Kernels {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: fullRows * count) { buffer in
                 let pairs = buffer.baseAddress!
                 for p in 0 ..< fullRows / 2 {
-                    let a = w + 2 &* p &* wStride, b = a + wStride, dst = pairs + p &* 2 &* count
+                    let a = UnsafeRawPointer(w + 2 &* p &* wStride), b = a + 4 &* wStride
+                    let dst = UnsafeMutableRawPointer(pairs + p &* 2 &* count)
                     var k = 0
                     while k < count {
-                        (dst + 2 &* k).update(from: a + k, count: 8)
-                        (dst + (2 &* k &+ 8)).update(from: b + k, count: 8)
+                        let lo = a.loadUnaligned(fromByteOffset: 4 &* k, as: SIMD8<Float>.self)
+                        let hi = b.loadUnaligned(fromByteOffset: 4 &* k, as: SIMD8<Float>.self)
+                        dst.storeBytes(of: SIMD16(lowHalf: lo, highHalf: hi), toByteOffset: 8 &* k, as: SIMD16<Float>.self)
                         k &+= 8
                     }
                 }
