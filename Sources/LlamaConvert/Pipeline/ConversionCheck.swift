@@ -32,18 +32,12 @@ public struct ConversionCheck: Codable, Sendable {
         } else if !(r.klMean <= threshold) {
             problem = String(format: "mean KL divergence %.3g is far above what %@ should give (%.3g)", r.klMean, choice.description, threshold)
         }
-        self.init(nTokens: r.nTokens, klMean: r.klMean, klMax: r.klMax, top1Agreement: r.top1Agreement,
-                  logitMaxAbs: r.logitMaxAbs, brokenAbove: threshold, problem: problem, seconds: seconds)
-    }
-
-    init(nTokens: Int, klMean: Double, klMax: Double, top1Agreement: Double, logitMaxAbs: Double, brokenAbove: Double,
-         problem: String?, seconds: Double) {
-        self.nTokens = nTokens
-        self.klMean = klMean
-        self.klMax = klMax
-        self.top1Agreement = top1Agreement
-        self.logitMaxAbs = logitMaxAbs
-        self.brokenAbove = brokenAbove
+        nTokens = r.nTokens
+        klMean = r.klMean
+        klMax = r.klMax
+        top1Agreement = r.top1Agreement
+        logitMaxAbs = r.logitMaxAbs
+        brokenAbove = threshold
         self.problem = problem
         self.seconds = seconds
     }
@@ -63,7 +57,6 @@ final class ConversionCheckRun {
     private let graph: WeightGraph
     private let output: String
     private let choice: QuantChoice
-    private let pool: WorkerPool
     private let source: IncrementalForward
     private let converted: IncrementalForward
     private var nanoseconds: UInt64 = 0
@@ -73,7 +66,6 @@ final class ConversionCheckRun {
         self.graph = graph
         self.output = output
         self.choice = choice
-        self.pool = pool
         let count = max(1, min(tokenCount, graph.config.contextLength, Transformer.batchCapacity))
         tokens = Verifier.defaultTokens(count: count, vocabSize: graph.config.vocabSize)
         source = try IncrementalForward(config: graph.config, path: graph.path, tokens: tokens, pool: pool)
@@ -139,11 +131,11 @@ final class ConversionCheckRun {
                 try converted.take(.output, layer: nil, rows: all, part: StoredMatrix(name: b.name, source: b.source, releasesAfterUse: true))
             }
         }
-        let start = DispatchTime.now().uptimeNanoseconds
-        let a = try source.logits(), b = try converted.logits()
-        let report = ParityReport.compare(source: a, converted: b, tokens: tokens)
-        nanoseconds += DispatchTime.now().uptimeNanoseconds - start
-        return ConversionCheck(report: report, convertedLogits: b, choice: choice, seconds: seconds)
+        let (report, logits) = try timed {
+            let a = try source.logits(), b = try converted.logits()
+            return (ParityReport.compare(source: a, converted: b, tokens: tokens), b)
+        }
+        return ConversionCheck(report: report, convertedLogits: logits, choice: choice, seconds: seconds)
     }
 
     private func timed<T>(_ body: () throws -> T) rethrows -> T {
